@@ -1,0 +1,85 @@
+"""Build the pipeline IR from a loaded config, collecting every spec-level problem at once."""
+
+from __future__ import annotations
+
+import hashlib
+
+import networkx as nx
+from pydantic import ValidationError
+
+from .components import REGISTRY
+from .diagnostics import Diagnostic, DiagnosticError
+from .expressions import ExpressionError, parse_expression
+from .ir import Node, Pipeline
+from .load.document import Document
+from .pydantic_errors import diagnostics_from
+from .spec import JobSpec
+from .suggest import did_you_mean
+
+
+def _build_node(doc: Document, index: int, spec, problems: list[Diagnostic]) -> Node:
+    base = ("dag", "nodes", index)
+    span = doc.span(base + ("id",))
+    component = REGISTRY.get(spec.type)
+    if component is None:
+        hint = did_you_mean(spec.type, REGISTRY) or "known types: " + ", ".join(sorted(REGISTRY))
+        problems.append(Diagnostic(doc.span(base + ("type",)), f"unknown node type {spec.type!r}", hint))
+        return Node(spec.id, spec.type, span, index)
+    try:
+        params = component.params.model_validate(spec.params)
+    except ValidationError as exc:
+        problems.extend(
+            diagnostics_from(exc, doc, component.params, base + ("params",), f"params of {spec.type}")
+        )
+        return Node(spec.id, spec.type, span, index)
+    expressions = {}
+    for param_path, text in component.expressions(params).items():
+        full = base + ("params",) + param_path
+        try:
+            expressions[param_path] = parse_expression(text)
+        except ExpressionError as exc:
+            problems.append(Diagnostic(doc.expression_span(full, exc.col, exc.end_col), exc.message, exc.hint))
+    for param_path, message, hint in component.check(params):
+        problems.append(Diagnostic(doc.span(base + ("params",) + param_path), message, hint))
+    if len(expressions) != len(component.expressions(params)):
+        return Node(spec.id, spec.type, span, index)
+    return Node(spec.id, spec.type, span, index, component, params, expressions)
+
+
+def build(doc: Document, config_path: str) -> tuple[Pipeline, list[Diagnostic]]:
+    """Build the IR graph and return it with every node- and edge-level problem found.
+
+    A config whose top-level shape is wrong raises :class:`DiagnosticError` at once. Nodes
+    whose type or params are wrong stay in the graph without a component, so that the graph
+    checks that follow still see every edge.
+    """
+    if not isinstance(doc.data, dict):
+        raise DiagnosticError([Diagnostic(doc.span(()), "a config is a mapping with name, mode and dag")])
+    try:
+        spec = JobSpec.model_validate(doc.data)
+    except ValidationError as exc:
+        raise DiagnosticError(diagnostics_from(exc, doc, JobSpec)) from None
+    problems: list[Diagnostic] = []
+    graph = nx.DiGraph()
+    for index, node_spec in enumerate(spec.dag.nodes):
+        if node_spec.id in graph:
+            first = graph.nodes[node_spec.id]["node"]
+            problems.append(
+                Diagnostic(doc.span(("dag", "nodes", index, "id")), f"duplicate node id {node_spec.id!r}",
+                           f"first defined at line {first.span.line}")
+            )
+            continue
+        graph.add_node(node_spec.id, node=_build_node(doc, index, node_spec, problems))
+    for index, (source, target) in enumerate(spec.dag.edges):
+        missing = [(pos, end) for pos, end in enumerate((source, target)) if end not in graph]
+        for pos, end in missing:
+            hint = did_you_mean(end, graph) or "node ids: " + ", ".join(graph)
+            problems.append(Diagnostic(doc.span(("dag", "edges", index, pos)), f"edge to unknown node {end!r}", hint))
+        if missing:
+            continue
+        if graph.has_edge(source, target):
+            problems.append(Diagnostic(doc.span(("dag", "edges", index)), f"duplicate edge {source!r} -> {target!r}"))
+            continue
+        graph.add_edge(source, target, span=doc.span(("dag", "edges", index)), order=index)
+    sha = hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
+    return Pipeline(spec.name, config_path, sha, graph, doc), problems

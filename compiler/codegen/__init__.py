@@ -1,0 +1,1 @@
+"""Code generation: names, fused loops, and the module assembled from templates."""

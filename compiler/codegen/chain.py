@@ -1,0 +1,146 @@
+"""Write the body of one fused loop: a chain of maps and filters over a record ``r``.
+
+Fields are tracked symbolically while the chain is written: a field a map computes is held as
+pending code and evaluated only where it is first needed (a later condition reads it, or the
+output record is built), so a filter after a map skips the map's work for rejected records.
+Input records are never modified: a changed record is built as a new dict.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from ..expressions import Expression, render
+from ..ir import Node
+from ..schema import Schema
+from .names import Names
+
+
+@dataclass
+class MemberCount:
+    """How the per-batch counters of one chain member are computed after the loop."""
+
+    node: Node
+    stats_var: str
+    drop_var: str | None
+
+
+@dataclass
+class ChainCode:
+    """The generated pieces of one fused loop."""
+
+    body: list[str] = field(default_factory=list)
+    members: list[MemberCount] = field(default_factory=list)
+    plugins: list[tuple[str, str, str]] = field(default_factory=list)
+    uses_math: bool = False
+    output: str = "r"
+
+
+class ChainWriter:
+    """Turns the members of a fused node into loop-body lines (see the module docstring)."""
+
+    def __init__(self, names: Names, upstream: Schema) -> None:
+        self.names = names
+        self.code = ChainCode()
+        self.base = "r"
+        self.schema = upstream
+        self.locals: dict[str, str] = {}
+        self.pending: dict[str, str] = {}
+        self.order: list[str] | None = None  # the exact fields once the record is rebuilt
+        self.changed: list[str] = []
+
+    # -- field access -------------------------------------------------------------------
+    def _read(self, name: str, default: ast.expr | None = None) -> ast.expr:
+        if name in self.pending:
+            local = self.names.take("v", name)
+            self.code.body.append(f"{local} = {self.pending.pop(name)}")
+            self.locals[name] = local
+        if name in self.locals:
+            return ast.Name(self.locals[name], ast.Load())
+        base = ast.Name(self.base, ast.Load())
+        if default is not None or not self.schema.fields.get(name, False):
+            args = [ast.Constant(name)] + ([default] if default is not None else [])
+            return ast.Call(ast.Attribute(base, "get", ast.Load()), args, [])
+        return ast.Subscript(base, ast.Constant(name), ast.Load())
+
+    def _value(self, name: str) -> str:
+        if name in self.pending:
+            return self.pending[name]
+        return ast.unparse(self._read(name))
+
+    def record(self) -> str:
+        """Code for the current record, built as a new dict only if the chain changed it."""
+        if self.order is not None:
+            items = ", ".join(f"{name!r}: {self._value(name)}" for name in self.order)
+            return "{" + items + "}"
+        if not self.changed:
+            return self.base
+        items = ", ".join(f"{name!r}: {self._value(name)}" for name in self.changed)
+        return "{**" + self.base + ", " + items + "}"
+
+    def _render(self, expr: Expression) -> str:
+        self.code.uses_math |= expr.uses_math
+        record = ast.parse(self.record(), mode="eval").body if expr.reads_whole_record else None
+        return render(expr, self._read, record)
+
+    # -- members ------------------------------------------------------------------------
+    def add(self, node: Node, stats_var: str, comment: str) -> None:
+        """Append the lines of one member (a map or a filter) to the loop body."""
+        self.code.body.append(f"# {comment}")
+        drop_var = None
+        if node.type == "operator.filter":
+            drop_var = self.names.take("drop", node.id)
+            condition = self._render(next(iter(node.expressions.values())))
+            self.code.body += [f"if not ({condition}):", f"    {drop_var} += 1", "    continue"]
+        elif node.params.is_plugin():
+            drop_var = self.names.take("drop", node.id)
+            module, func = node.params.fn.strip().split(":")
+            alias = self.names.take("plugin", func)
+            self.code.plugins.append((module, func, alias))
+            result = self.names.take("v", f"{node.id}_out")
+            self.code.body += [f"{result} = {alias}({self.record()})", f"if {result} is None:",
+                               f"    {drop_var} += 1", "    continue"]
+            self.base, self.locals, self.pending, self.order, self.changed = result, {}, {}, None, []
+        else:
+            self._map(node)
+        self.schema = node.schema
+        self.code.members.append(MemberCount(node, stats_var, drop_var))
+
+    def _map(self, node: Node) -> None:
+        params = node.params
+        if params.fields is not None or params.select is not None:
+            computed = {name: self._render(node.expressions[("fields", name)]) for name in params.fields or {}}
+            self._assign(computed, keep=params.select)
+            return
+        expr = node.expressions[("expr",)] if params.expr is not None else node.expressions[("fn",)]
+        body = expr.body
+        computed, unpacks = {}, False
+        for key, value in zip(body.keys, body.values):
+            if key is None:
+                unpacks = True
+                continue
+            sub = Expression(expr.text, value, expr.record_name, expr.fields, expr.uses_math)
+            computed[key.value] = self._render(sub)
+        keep = None if unpacks else list(computed)
+        self._assign(computed, keep=keep)
+
+    def _assign(self, computed: dict[str, str], keep: list[str] | None) -> None:
+        for name, code in computed.items():
+            self.locals.pop(name, None)
+            self.pending[name] = code
+            if name in self.changed:
+                self.changed.remove(name)
+            self.changed.append(name)
+            if self.order is not None and name not in self.order:
+                self.order.append(name)
+        if keep is not None:
+            for name in keep:
+                if name not in self.pending and name not in self.locals and self.order is None:
+                    self.pending[name] = ast.unparse(self._read(name))
+            self.order = list(keep)
+
+    def finish(self) -> ChainCode:
+        """Close the loop body: append the output record, and return the generated pieces."""
+        self.code.output = self.record()
+        return self.code

@@ -1,0 +1,217 @@
+"""Assemble the generated module from the plan: templates, then black, then a parse check."""
+
+from __future__ import annotations
+
+import ast
+from importlib import resources
+
+import black
+import jinja2
+
+from .. import __version__
+from ..ir import Node
+from ..plan import Plan
+from .chain import ChainWriter
+from .literals import call, comment_text, py_literal, raw
+from .names import Names
+
+_CORE_IMPORT = "from runtime_lib.job import main, run_local_job"
+BLACK_MODE = black.Mode(line_length=100)
+
+
+def _environment() -> jinja2.Environment:
+    loader = jinja2.FunctionLoader(
+        lambda name: resources.files("mdp_templates").joinpath(name).read_text(encoding="utf-8")
+    )
+    env = jinja2.Environment(
+        loader=loader,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters["py"] = py_literal
+    env.filters["comment"] = comment_text
+    return env
+
+
+def _summary(node: Node) -> str:
+    """A short description of a stateless member for its comment (its expression text)."""
+    params = node.params
+    if node.type == "operator.filter":
+        return "where " + params.condition()[1]
+    parts = []
+    if params.fields:
+        parts.append("fields " + ", ".join(f"{k} = {v}" for k, v in params.fields.items()))
+    if params.select is not None:
+        parts.append("select " + ", ".join(params.select))
+    if params.expr is not None:
+        parts.append("expr " + params.expr)
+    if params.fn is not None:
+        parts.append("fn " + params.fn)
+    return "; ".join(parts)
+
+
+class _ModuleWriter:
+    """Collects the pieces of one module while walking the plan."""
+
+    def __init__(self, plan: Plan, env: jinja2.Environment) -> None:
+        self.plan = plan
+        self.env = env
+        self.pipeline = plan.pipeline
+        self.names = Names()
+        self.imports: set[str] = {_CORE_IMPORT}
+        self.constructions: list[dict] = []
+        self.functions: list[str] = []
+        self.wiring: list[str] = []
+        self.entry = {n.id: self.names.take("to", n.id) for n in plan.nodes if n.kind != "provider"}
+
+    def _runtime_class(self, node: Node) -> str:
+        module, cls = node.component.runtime.split(":")
+        self.imports.add(f"from {module} import {cls}")
+        return cls
+
+    def _kwargs(self, node: Node) -> dict:
+        kwargs = node.component.kwargs(node.params)
+        for value in kwargs.values():
+            self.imports.update(getattr(value, "imports", ()))
+        return kwargs
+
+    def _construct(self, node: Node, *lines: str) -> None:
+        self.constructions.append({"location": node.location, "id": node.id, "type": node.type, "lines": lines})
+
+    def _targets(self, node: Node) -> list[str]:
+        return [self.entry[s.id] for s in self.pipeline.successors(node.id)]
+
+    def _output_of(self, node: Node) -> str:
+        """The function that receives a source's or operator's output (a fan-out if several)."""
+        targets = self._targets(node)
+        if len(targets) == 1:
+            return targets[0]
+        name = self.names.take("fanout", node.id)
+        self.functions.append(self.env.get_template("fanout.py.j2").render(fn_name=name, targets=targets))
+        return name
+
+    def provider(self, node: Node) -> None:
+        cls = self._runtime_class(node)
+        self._construct(node, call("ctx.source", node.id, node.type, raw(cls), **self._kwargs(node)))
+        self.wiring.append(call("ctx.connect", node.id, raw(self._output_of(node))))
+
+    def sink(self, node: Node) -> None:
+        cls = self._runtime_class(node)
+        code = f"{self.entry[node.id]} = " + call("ctx.sink", node.id, node.type, raw(cls), **self._kwargs(node))
+        self._construct(node, code)
+
+    def stateful(self, node: Node) -> None:
+        cls = self._runtime_class(node)
+        var = self.names.take("node", node.id)
+        self._construct(node, f"{var} = " + call("ctx.operator", node.id, node.type, raw(cls), **self._kwargs(node)))
+        targets = self._targets(node)
+        template = self.env.get_template("stateful.py.j2")
+        self.functions.append(template.render(fn_name=self.entry[node.id], node_var=var, targets=targets))
+        self.wiring.append(call("ctx.connect", node.id, raw(self._output_of(node))))
+
+    def stateless(self, node: Node) -> None:
+        preds = self.pipeline.predecessors(node.id)
+        upstream = preds[0].schema
+        for pred in preds[1:]:
+            upstream = upstream.merge(pred.schema)
+        writer = ChainWriter(self.names, upstream)
+        members = node.chain()
+        fail_var = self.names.take("fail", node.id)
+        for member in members:
+            stats_var = self.names.take("stats", member.id)
+            lines = [f"{stats_var} = " + call("ctx.stats", member.id, member.type)]
+            if member is members[-1]:
+                lines.append(f"{fail_var} = " + call("ctx.failures", tuple(m.id for m in members)))
+            self._construct(member, *lines)
+            writer.add(member, stats_var, f"{member.location} node {member.id!r}: {comment_text(_summary(member))}")
+        code = writer.finish()
+        if code.uses_math:
+            self.imports.add("import math")
+        for module, func, alias in code.plugins:
+            self.imports.add(f"from {module} import {func} as {alias}")
+        self.functions.append(
+            self.env.get_template("fused.py.j2").render(
+                fn_name=self.entry[node.id],
+                members=[repr(m.id) for m in members],
+                drop_vars=[m.drop_var for m in code.members if m.drop_var],
+                body=code.body,
+                output=code.output,
+                fail_var=fail_var,
+                counters=_counter_lines(code.members),
+                targets=self._targets(node),
+            )
+        )
+
+    def render(self) -> str:
+        for node in self.plan.nodes:
+            if node.kind == "provider":
+                self.provider(node)
+            elif node.kind == "sink":
+                self.sink(node)
+            elif node.stateless:
+                self.stateless(node)
+            else:
+                self.stateful(node)
+        pipeline = self.pipeline
+        return self.env.get_template("module.py.j2").render(
+            version=__version__,
+            config_path=pipeline.config_path,
+            sha256=pipeline.config_sha256,
+            job_name=pipeline.name,
+            plan_lines=_plan_lines(self.plan),
+            imports=_sorted_imports(self.imports),
+            constructions=self.constructions,
+            functions=self.functions,
+            wiring=self.wiring,
+        )
+
+
+def _counter_lines(members) -> list[str]:
+    """Per-member ``stats.add(in, out)`` lines, computed once per batch after the loop."""
+    lines, flowing = [], "n"
+    for index, member in enumerate(members):
+        last = index == len(members) - 1
+        out = "len(out)" if last else (f"{flowing} - {member.drop_var}" if member.drop_var else flowing)
+        lines.append(f"{member.stats_var}.add({flowing}, {out})")
+        if member.drop_var:
+            lines.append(f"{member.stats_var}.dropped += {member.drop_var}")
+        flowing = out
+    return lines
+
+
+def _plan_lines(plan: Plan) -> list[str]:
+    lines = []
+    for node in plan.nodes:
+        succ = ", ".join(repr(s.id) for s in plan.pipeline.successors(node.id))
+        what = "fused: " + " -> ".join(repr(m.id) for m in node.members) if node.members else node.type
+        lines.append(f"{node.id!r} ({what})" + (f" -> {succ}" if succ else ""))
+    return lines
+
+
+def _sorted_imports(imports: set[str]) -> list[str]:
+    """Standard-library imports first, then runtime_lib, then plugins, each group sorted."""
+    def group(line: str) -> int:
+        module = line.split()[1]
+        if module.startswith("runtime_lib"):
+            return 1
+        return 0 if module in ("math", "operator") else 2
+
+    ordered = sorted(imports, key=lambda line: (group(line), line))
+    result, previous = [], None
+    for line in ordered:
+        if previous is not None and group(line) != previous:
+            result.append("")
+        result.append(line)
+        previous = group(line)
+    return result
+
+
+def emit(plan: Plan) -> str:
+    """Render the module for ``plan``, format it with black, and prove that it parses."""
+    source = _ModuleWriter(plan, _environment()).render()
+    formatted = black.format_str(source, mode=BLACK_MODE)
+    ast.parse(formatted)
+    return formatted

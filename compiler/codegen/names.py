@@ -1,0 +1,31 @@
+"""Python identifiers for config ids, which may hold any characters."""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+_NOT_IDENT = re.compile(r"[^0-9A-Za-z_]+")
+
+
+class Names:
+    """Hands out unique, readable identifiers derived from arbitrary strings.
+
+    >>> names = Names()
+    >>> names.take("to", "bars 1m"), names.take("to", "bars-1m"), names.take("v", "é")
+    ('to_bars_1m', 'to_bars_1m_2', 'v_x')
+    """
+
+    def __init__(self) -> None:
+        self._taken: set[str] = set()
+
+    def take(self, prefix: str, text: str) -> str:
+        """A fresh identifier ``prefix_<slug of text>``, numbered if the slug is taken."""
+        slug = _NOT_IDENT.sub("_", text.encode("ascii", "ignore").decode()).strip("_")[:40] or "x"
+        base = f"{prefix}_{slug}"
+        candidate, n = base, 1
+        while candidate in self._taken or keyword.iskeyword(candidate):
+            n += 1
+            candidate = f"{base}_{n}"
+        self._taken.add(candidate)
+        return candidate

@@ -1,0 +1,69 @@
+"""What a component type is: its params model, its schemas, and how it is instantiated."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+from runtime_lib.timeutil import parse_duration_ns
+
+from ..schema import Schema
+
+
+class Params(BaseModel):
+    """Base of every params model: unknown keys are errors, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _duration(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ValueError("a duration is a number with a unit, such as 500ms, 1s, 1m or 1h")
+    return parse_duration_ns(value)
+
+
+Duration = Annotated[int, BeforeValidator(_duration)]
+"""A duration written with a unit (``1m``), held as integer nanoseconds."""
+
+
+@dataclass(frozen=True)
+class Code:
+    """A fragment of generated Python built by the compiler from checked trees, not config text."""
+
+    text: str
+    imports: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Component:
+    """One node type: ``provider.*``, ``operator.*`` or ``sink.*``.
+
+    ``expressions`` names the params that hold expressions (by param path); ``output`` derives
+    the output schema from the params and the input schema; ``requires`` lists the fields the
+    input must carry, each with the path (within the node) to blame when one is missing; ``check`` returns further problems as (param path, message,
+    hint); ``runtime`` is the ``module:Class`` the generated code instantiates, with
+    keyword arguments from ``kwargs`` (absent for stateless operators, which are inlined).
+    """
+
+    type_name: str
+    params: type[Params]
+    summary: str
+    output: Callable[[Any, Schema | None], Schema | None]
+    runtime: str | None = None
+    kwargs: Callable[[Any], dict] | None = None
+    expressions: Callable[[Any], dict[tuple, str]] = lambda params: {}
+    requires: Callable[[Any], list[tuple[tuple, str]]] = lambda params: []
+    check: Callable[[Any], list[tuple[tuple, str, str | None]]] = lambda params: []
+
+    @property
+    def kind(self) -> str:
+        """``provider``, ``operator`` or ``sink``: the part before the first dot."""
+        return self.type_name.split(".", 1)[0]
+
+    @property
+    def stateless(self) -> bool:
+        """Stateless operators are inlined into fused loops instead of instantiated."""
+        return self.kind == "operator" and self.runtime is None

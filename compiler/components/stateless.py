@@ -1,0 +1,143 @@
+"""Stateless operators (map, filter): inlined by the compiler into fused loops."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from pydantic import Field, model_validator
+
+from ..expressions import ExpressionError, parse_expression
+from ..schema import Schema
+from .base import Component, Params
+
+PLUGIN_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class MapParams(Params):
+    """Add or replace fields, project, or rebuild each record.
+
+    ``fields`` and ``select`` may be combined (fields first, then the projection); ``expr``
+    and ``fn`` stand alone.
+    """
+
+    fields: dict[str, str] | None = Field(None, description="{name: expression} fields to add or replace")
+    select: list[str] | None = Field(None, description="keep only these fields, in this order")
+    expr: str | None = Field(None, description="an expression building the whole record: {'a': price, ...}")
+    fn: str | None = Field(
+        None, description="'lambda x: {...}' (seed style) or a plugin 'package.module:function'"
+    )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "MapParams":
+        forms = [name for name in ("expr", "fn") if getattr(self, name) is not None]
+        if self.fields is not None or self.select is not None:
+            forms.insert(0, "fields/select")
+        if len(forms) != 1:
+            raise ValueError("operator.map takes fields and/or select, or expr, or fn (exactly one form)")
+        return self
+
+    def is_plugin(self) -> bool:
+        """Whether ``fn`` names a plugin function rather than a lambda."""
+        return self.fn is not None and not self.fn.lstrip().startswith("lambda")
+
+
+class FilterParams(Params):
+    """Keep the records for which a condition holds."""
+
+    where: str | None = Field(None, description="condition on the record's fields, e.g. size >= 100")
+    predicate: str | None = Field(None, description="seed style: 'lambda x: x[\"size\"] >= 100'")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "FilterParams":
+        if (self.where is None) == (self.predicate is None):
+            raise ValueError("operator.filter takes exactly one of where or predicate")
+        return self
+
+    def condition(self) -> tuple[str, str]:
+        """The param name holding the condition, and its text."""
+        return ("where", self.where) if self.where is not None else ("predicate", self.predicate)
+
+
+def _map_expressions(params: MapParams) -> dict[tuple, str]:
+    found = {("fields", name): text for name, text in (params.fields or {}).items()}
+    if params.expr is not None:
+        found[("expr",)] = params.expr
+    if params.fn is not None and not params.is_plugin():
+        found[("fn",)] = params.fn
+    return found
+
+
+def _map_requires(params: MapParams) -> list[tuple[tuple, str]]:
+    added = set(params.fields or {})
+    return [(("params", "select", i), name) for i, name in enumerate(params.select or []) if name not in added]
+
+
+def record_keys(text: str) -> tuple[list[str], bool] | None:
+    """For an expression that builds a record: its constant keys and whether it unpacks the input.
+
+    Returns None when the expression is not a ``{...}`` mapping display.
+    """
+    body = parse_expression(text).body
+    if not isinstance(body, ast.Dict):
+        return None
+    keys = [k.value for k in body.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+    if len(keys) + sum(k is None for k in body.keys) != len(body.keys):
+        return None
+    return keys, any(k is None for k in body.keys)
+
+
+def _map_check(params: MapParams) -> list[tuple[tuple, str, str | None]]:
+    problems = []
+    for name in ("expr", "fn"):
+        text = getattr(params, name)
+        if text is None or (name == "fn" and params.is_plugin()):
+            continue
+        try:
+            built = record_keys(text)
+        except ExpressionError:
+            continue  # reported with its column by the expression check
+        if built is None:
+            problems.append(((name,), f"{name} must build a record as a {{...}} mapping with quoted keys",
+                             "for example {'symbol': symbol, 'mid': (bid + ask) / 2}"))
+    if params.is_plugin() and not PLUGIN_PATH.match(params.fn.strip()):
+        problems.append((("fn",), f"not a plugin path: {params.fn!r}",
+                         "write a lambda, or package.module:function"))
+    return problems
+
+
+def _map_output(params: MapParams, upstream: Schema | None) -> Schema | None:
+    if upstream is None:
+        return None
+    if params.is_plugin():
+        return Schema({}, open=True)
+    if params.expr is not None or params.fn is not None:
+        keys, unpacks = record_keys(params.expr or params.fn)
+        base = dict(upstream.fields) if unpacks else {}
+        base.update({k: True for k in keys})
+        return Schema(base, upstream.open and unpacks)
+    fields = dict(upstream.fields)
+    fields.update({name: True for name in params.fields or {}})
+    if params.select is not None:
+        return Schema({name: fields.get(name, True) for name in params.select})
+    return Schema(fields, upstream.open)
+
+
+STATELESS = (
+    Component(
+        "operator.map",
+        MapParams,
+        "add/replace fields, project, or rebuild records (inlined)",
+        output=_map_output,
+        expressions=_map_expressions,
+        requires=_map_requires,
+        check=_map_check,
+    ),
+    Component(
+        "operator.filter",
+        FilterParams,
+        "keep records for which a condition holds (inlined)",
+        output=lambda params, upstream: upstream,
+        expressions=lambda params: {(params.condition()[0],): params.condition()[1]},
+    ),
+)

@@ -1,0 +1,44 @@
+"""Fuse each linear chain of stateless operators into one node, compiled as one loop."""
+
+from __future__ import annotations
+
+from ..ir import Node, Pipeline
+
+
+def _fusable(pipeline: Pipeline, upstream: str, downstream: str) -> bool:
+    graph = pipeline.graph
+    return (
+        pipeline.node(upstream).stateless
+        and pipeline.node(downstream).stateless
+        and graph.out_degree(upstream) == 1
+        and graph.in_degree(downstream) == 1
+    )
+
+
+def fuse_stateless_chains(pipeline: Pipeline) -> Pipeline:
+    """Replace every chain a -> b -> ... of stateless nodes (no fan-in or fan-out inside the
+    chain) by one node whose ``members`` are the chain, keeping the first member's id.
+    """
+    graph = pipeline.graph.copy()
+    for node in pipeline.ordered():
+        if node.id not in graph or not node.stateless:
+            continue
+        preds = list(graph.predecessors(node.id))
+        if len(preds) == 1 and _fusable(pipeline, preds[0], node.id):
+            continue  # not the head of its chain
+        chain = [node]
+        while graph.out_degree(chain[-1].id) == 1:
+            (nxt,) = graph.successors(chain[-1].id)
+            if not _fusable(pipeline, chain[-1].id, nxt):
+                break
+            chain.append(pipeline.node(nxt))
+        if len(chain) == 1:
+            continue
+        members = tuple(m for part in chain for m in part.chain())
+        fused = Node(node.id, "fused", node.span, node.order, schema=chain[-1].schema, members=members)
+        tail_edges = [(fused.id, s, graph.edges[chain[-1].id, s]) for s in graph.successors(chain[-1].id)]
+        graph.remove_nodes_from(m.id for m in chain[1:])
+        graph.remove_edges_from(list(graph.out_edges(node.id)))
+        graph.nodes[node.id]["node"] = fused
+        graph.add_edges_from(tail_edges)
+    return pipeline.evolve(graph=graph)

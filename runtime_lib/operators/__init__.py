@@ -1,0 +1,1 @@
+"""Stateful operators: pipeline breakers with ``process``, ``on_timer`` and ``flush``."""

@@ -1,0 +1,134 @@
+"""The live run loop: sources as tasks, sinks behind bounded queues, timers, clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from dataclasses import dataclass
+
+from .context import BuildContext, Push
+from .sink_worker import SinkWorker
+from .sources.base import Source
+
+log = logging.getLogger("mdp.job")
+TIMER_INTERVAL_S = 0.2
+
+
+@dataclass
+class RunOptions:
+    """How long to run and what to expose."""
+
+    duration: float | None = None
+    max_events: int | None = None
+    metrics_port: int | None = None
+
+
+class LiveContext(BuildContext):
+    """Builds real sinks (behind :class:`SinkWorker` queues) for a live run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.workers: dict[str, SinkWorker] = {}
+
+    def sink(self, node_id: str, node_type: str, cls: type, **params) -> Push:
+        """Create the sink and return its worker's ``submit``."""
+        worker = SinkWorker(cls(node_id, **params), self.stats(node_id, node_type))
+        self.workers[node_id] = worker
+        return worker.submit
+
+
+class Run:
+    """One execution of a built pipeline."""
+
+    def __init__(self, ctx: LiveContext, options: RunOptions) -> None:
+        self.ctx = ctx
+        self.options = options
+        self.stop = asyncio.Event()
+        self.events_in = 0
+        self.sources: dict[str, Source] = {}
+        self.failure: BaseException | None = None
+
+    def _take(self, batch: list[dict]) -> list[dict]:
+        limit = self.options.max_events
+        if limit is not None and self.events_in + len(batch) >= limit:
+            batch = batch[: limit - self.events_in]
+            self.stop.set()
+        self.events_in += len(batch)
+        return batch
+
+    async def _feed(self, source_id: str, source: Source) -> None:
+        push, stats = self.ctx.outputs[source_id], self.ctx.node_stats[source_id]
+        async for batch in source.batches():
+            batch = self._take(batch)
+            if batch:
+                stats.add(0, len(batch))
+                push(batch)
+            for worker in self.ctx.workers.values():
+                await worker.wait_for_room()
+            if self.stop.is_set():
+                break
+
+    async def _timers(self) -> None:
+        while not self.stop.is_set():
+            await asyncio.sleep(TIMER_INTERVAL_S)
+            self.ctx.fire_timers(time.time_ns())
+
+    async def execute(self) -> None:
+        """Run until the sources end, a limit is reached or a signal arrives; then drain."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stop.set)
+        for source_id, (_type, cls, params) in self.ctx.sources.items():
+            self.sources[source_id] = cls(source_id, **params)
+        writers = [asyncio.create_task(w.run()) for w in self.ctx.workers.values()]
+        feeds = [asyncio.create_task(self._feed(i, s)) for i, s in self.sources.items()]
+        background = []
+        if any(s.live for s in self.sources.values()):
+            background.append(asyncio.create_task(self._timers()))
+        if self.options.duration is not None:
+            background.append(asyncio.create_task(self._stop_after(self.options.duration)))
+        stopper = asyncio.create_task(self.stop.wait())
+        try:
+            await self._until_done(feeds, stopper)
+        finally:
+            for task in feeds + background + [stopper]:
+                task.cancel()
+            await asyncio.gather(*feeds, *background, stopper, return_exceptions=True)
+            for source in self.sources.values():
+                await source.close()
+            if self.failure is None:
+                self.ctx.flush_operators()
+            for worker in self.ctx.workers.values():
+                await worker.close()
+            results = await asyncio.gather(*writers, return_exceptions=True)
+            for worker in self.ctx.workers.values():
+                await asyncio.to_thread(worker.sink.close)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        if self.failure is not None:
+            raise self.failure
+
+    async def _until_done(self, feeds: list[asyncio.Task], stopper: asyncio.Task) -> None:
+        pending = set(feeds)
+        while pending and not self.stop.is_set():
+            done, pending = await asyncio.wait(pending | {stopper}, return_when=asyncio.FIRST_COMPLETED)
+            pending.discard(stopper)
+            for task in done:
+                if task is not stopper and task.exception() is not None:
+                    self.failure = task.exception()
+                    self.stop.set()
+
+    async def _stop_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        self.stop.set()
+
+
+def run_live(ctx: LiveContext, options: RunOptions) -> None:
+    """Run a built pipeline to completion; its counters stay on ``ctx``."""
+    asyncio.run(Run(ctx, options).execute())
+

@@ -1,0 +1,1 @@
+"""Sinks: where batches leave the pipeline (stores, files, counters)."""

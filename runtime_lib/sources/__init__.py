@@ -1,0 +1,1 @@
+"""Sources: asynchronous producers of record batches (replay files, synthetic ticks, brokers)."""

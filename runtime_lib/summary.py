@@ -1,0 +1,23 @@
+"""The short report printed when a job ends."""
+
+from __future__ import annotations
+
+from .context import BuildContext
+
+
+def format_summary(job_name: str, ctx: BuildContext, elapsed_s: float, rows_written: dict[str, int]) -> str:
+    """A table of events in/out, late, dropped and errors per node, rows written, and elapsed time."""
+    header = ("node", "type", "in", "out", "late", "dropped", "errors")
+    rows = [header]
+    for stats in ctx.node_stats.values():
+        rows.append((repr(stats.node_id), stats.node_type, str(stats.events_in), str(stats.events_out),
+                     str(stats.late), str(stats.dropped), str(stats.errors)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [f"job {job_name!r} finished in {elapsed_s:.2f} s"]
+    for row in rows:
+        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])]
+        cells += [cell.rjust(width) for cell, width in zip(row[2:], widths[2:])]
+        lines.append("  " + "  ".join(cells).rstrip())
+    for node_id, count in rows_written.items():
+        lines.append(f"  rows written by {node_id!r}: {count}")
+    return "\n".join(lines)
