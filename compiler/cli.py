@@ -18,7 +18,7 @@ from .diagnostics import Diagnostic, DiagnosticError, render_all
 from .driver import Compiled, compile_file, read_config
 from .explain import explain as explain_plan
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Compile market-data pipelines into Python modules.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="Compile market-data pipelines into Python modules.")
 GENERATED_DIR = Path("generated")
 ConfigArg = Annotated[Path, typer.Argument(help="config file (YAML)", show_default=False)]
 

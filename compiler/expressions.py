@@ -200,13 +200,18 @@ class _Checker(ast.NodeVisitor):
         return isinstance(node, ast.Name) and node.id == self.expr.record_name is not None
 
 
-def render(expr: Expression, field_code: Callable[[str], ast.expr], record: ast.expr | None = None) -> str:
-    """Return Python source for ``expr``, with each field read replaced by ``field_code(name)``.
+FieldCode = Callable[..., ast.expr]
+"""``field_code(name, default=None)``: the code reading a field; with a default (from a
+seed-style ``x.get(name, default)``) the code must yield the default when the field is absent."""
+
+
+def render(expr: Expression, field_code: FieldCode, record: ast.expr | None = None) -> str:
+    """Return Python source for ``expr``, with each field read replaced by ``field_code``.
 
     ``record`` is the code for the whole record, used where a lambda unpacks it (``{**x}``).
 
     >>> e = parse_expression("price * size")
-    >>> render(e, lambda f: ast.parse(f"r[{f!r}]", mode="eval").body)
+    >>> render(e, lambda f, default=None: ast.parse(f"r[{f!r}]", mode="eval").body)
     "r['price'] * r['size']"
     """
     return ast.unparse(_Rewriter(expr, field_code, record).visit(_copy(expr.body)))
@@ -219,7 +224,7 @@ def _copy(node: ast.expr) -> ast.expr:
 class _Rewriter(ast.NodeTransformer):
     """Replaces field reads in a checked tree with the code that holds each field."""
 
-    def __init__(self, expr: Expression, field_code: Callable[[str], ast.expr], record: ast.expr | None):
+    def __init__(self, expr: Expression, field_code: FieldCode, record: ast.expr | None):
         self.expr = expr
         self.field_code = field_code
         self.record = record
@@ -240,9 +245,8 @@ class _Rewriter(ast.NodeTransformer):
     def visit_Call(self, node: ast.Call) -> ast.expr:
         func = node.func
         if isinstance(func, ast.Attribute) and self._is_record(func.value):
-            name = node.args[0].value
             default = self.visit(node.args[1]) if len(node.args) > 1 else ast.Constant(None)
-            return ast.Call(ast.Attribute(self.record, "get", ast.Load()), [ast.Constant(name), default], [])
+            return self.field_code(node.args[0].value, default)
         if isinstance(func, ast.Name) or isinstance(func, ast.Attribute):
             node.args = [self.visit(a) for a in node.args]
             return node

@@ -101,14 +101,20 @@ def _schemas(pipeline: Pipeline) -> tuple[Pipeline, list[Diagnostic]]:
     return pipeline.evolve(graph=graph), found
 
 
+def _acyclic_part(pipeline: Pipeline) -> Pipeline:
+    """The pipeline without the edges that close cycles, so the rest can still be checked."""
+    graph = pipeline.graph.copy()
+    while not nx.is_directed_acyclic_graph(graph):
+        cycle = nx.find_cycle(graph)
+        graph.remove_edge(*cycle[-1][:2])
+    return pipeline.evolve(graph=graph)
+
+
 def validate(pipeline: Pipeline) -> tuple[Pipeline, list[Diagnostic]]:
     """Check the graph and every field reference; return the pipeline with schemas, and problems.
 
-    Schema checks run only on an acyclic graph (a cycle has no order to propagate in).
+    Where the graph has cycles (an error already), fields are still checked on the rest of it.
     """
-    found = _cycles(pipeline)
-    found += _structure(pipeline)
-    if found and not nx.is_directed_acyclic_graph(pipeline.graph):
-        return pipeline, found
-    pipeline, problems = _schemas(pipeline)
-    return pipeline, found + problems
+    found = _cycles(pipeline) + _structure(pipeline)
+    checked, problems = _schemas(_acyclic_part(pipeline))
+    return checked, found + problems

@@ -19,11 +19,22 @@ from .names import Names
 
 @dataclass
 class MemberCount:
-    """How the per-batch counters of one chain member are computed after the loop."""
+    """How the per-batch counters of one chain member are computed after the loop.
+
+    A member that can drop records counts them in ``drop_var`` inside the loop, except the
+    last such member (``derived``): its drops follow from the batch sizes after the loop, which
+    keeps a counter increment out of the hot loop in the common one-filter chain.
+    """
 
     node: Node
     stats_var: str
-    drop_var: str | None
+    drop_var: str | None = None
+    derived: bool = False
+
+
+def drops(node: Node) -> bool:
+    """Whether a stateless node can remove records (a filter, or a plugin returning None)."""
+    return node.type == "operator.filter" or node.params.is_plugin()
 
 
 @dataclass
@@ -85,27 +96,30 @@ class ChainWriter:
         return render(expr, self._read, record)
 
     # -- members ------------------------------------------------------------------------
-    def add(self, node: Node, stats_var: str, comment: str) -> None:
-        """Append the lines of one member (a map or a filter) to the loop body."""
+    def add(self, node: Node, stats_var: str, comment: str, count_drops: bool) -> None:
+        """Append the lines of one member (a map or a filter) to the loop body.
+
+        ``count_drops`` False: this member's drops are derived after the loop instead.
+        """
         self.code.body.append(f"# {comment}")
-        drop_var = None
+        count = MemberCount(node, stats_var, derived=drops(node) and not count_drops)
+        if drops(node) and count_drops:
+            count.drop_var = self.names.take("drop", node.id)
+        reject = ([f"    {count.drop_var} += 1"] if count.drop_var else []) + ["    continue"]
         if node.type == "operator.filter":
-            drop_var = self.names.take("drop", node.id)
             condition = self._render(next(iter(node.expressions.values())))
-            self.code.body += [f"if not ({condition}):", f"    {drop_var} += 1", "    continue"]
+            self.code.body += [f"if not ({condition}):"] + reject
         elif node.params.is_plugin():
-            drop_var = self.names.take("drop", node.id)
             module, func = node.params.fn.strip().split(":")
             alias = self.names.take("plugin", func)
             self.code.plugins.append((module, func, alias))
             result = self.names.take("v", f"{node.id}_out")
-            self.code.body += [f"{result} = {alias}({self.record()})", f"if {result} is None:",
-                               f"    {drop_var} += 1", "    continue"]
+            self.code.body += [f"{result} = {alias}({self.record()})", f"if {result} is None:"] + reject
             self.base, self.locals, self.pending, self.order, self.changed = result, {}, {}, None, []
         else:
             self._map(node)
         self.schema = node.schema
-        self.code.members.append(MemberCount(node, stats_var, drop_var))
+        self.code.members.append(count)
 
     def _map(self, node: Node) -> None:
         params = node.params

@@ -11,7 +11,7 @@ import jinja2
 from .. import __version__
 from ..ir import Node
 from ..plan import Plan
-from .chain import ChainWriter
+from .chain import ChainWriter, MemberCount, drops
 from .literals import call, comment_text, py_literal, raw
 from .names import Names
 
@@ -120,13 +120,15 @@ class _ModuleWriter:
         writer = ChainWriter(self.names, upstream)
         members = node.chain()
         fail_var = self.names.take("fail", node.id)
-        for member in members:
+        last_dropper = max((i for i, m in enumerate(members) if drops(m)), default=None)
+        for index, member in enumerate(members):
             stats_var = self.names.take("stats", member.id)
             lines = [f"{stats_var} = " + call("ctx.stats", member.id, member.type)]
             if member is members[-1]:
                 lines.append(f"{fail_var} = " + call("ctx.failures", tuple(m.id for m in members)))
             self._construct(member, *lines)
-            writer.add(member, stats_var, f"{member.location} node {member.id!r}: {comment_text(_summary(member))}")
+            comment = f"{member.location} node {member.id!r}: {comment_text(_summary(member))}"
+            writer.add(member, stats_var, comment, count_drops=index != last_dropper)
         code = writer.finish()
         if code.uses_math:
             self.imports.add("import math")
@@ -140,6 +142,7 @@ class _ModuleWriter:
                 body=code.body,
                 output=code.output,
                 fail_var=fail_var,
+                errors_before=f"{code.members[0].stats_var}.errors",
                 counters=_counter_lines(code.members),
                 targets=self._targets(node),
             )
@@ -169,15 +172,27 @@ class _ModuleWriter:
         )
 
 
-def _counter_lines(members) -> list[str]:
-    """Per-member ``stats.add(in, out)`` lines, computed once per batch after the loop."""
+def _counter_lines(members: list[MemberCount]) -> list[str]:
+    """Per-member counter updates, computed once per batch after the loop.
+
+    Records that raised are set aside (counted as errors of the first member) and leave the
+    chain at the last member, so ``kept`` = output + set aside.
+    """
     lines, flowing = [], "n"
+    if any(m.derived for m in members):
+        lines.append(f"kept = len(out) + {members[0].stats_var}.errors - errors_before")
     for index, member in enumerate(members):
-        last = index == len(members) - 1
-        out = "len(out)" if last else (f"{flowing} - {member.drop_var}" if member.drop_var else flowing)
-        lines.append(f"{member.stats_var}.add({flowing}, {out})")
         if member.drop_var:
+            out = f"{flowing} - {member.drop_var}"
             lines.append(f"{member.stats_var}.dropped += {member.drop_var}")
+        elif member.derived:
+            out = "kept"
+            lines.append(f"{member.stats_var}.dropped += {flowing} - kept")
+        else:
+            out = flowing
+        if index == len(members) - 1:
+            out = "len(out)"
+        lines.append(f"{member.stats_var}.add({flowing}, {out})")
         flowing = out
     return lines
 

@@ -8,9 +8,12 @@ from ..expressions import Expression, render
 from .base import Code
 
 
-def field_read(record: str, name: str) -> ast.expr:
-    """The tree of ``record[name]``, with the name as a literal."""
-    return ast.Subscript(ast.Name(record, ast.Load()), ast.Constant(name), ast.Load())
+def field_read(record: str, name: str, default: ast.expr | None = None) -> ast.expr:
+    """The tree of ``record[name]`` (or ``record.get(name, default)``), the name as a literal."""
+    base = ast.Name(record, ast.Load())
+    if default is not None:
+        return ast.Call(ast.Attribute(base, "get", ast.Load()), [ast.Constant(name), default], [])
+    return ast.Subscript(base, ast.Constant(name), ast.Load())
 
 
 def key_code(expr: Expression) -> Code:
@@ -27,5 +30,5 @@ def key_code(expr: Expression) -> Code:
         isinstance(body, ast.Subscript) and expr.record_name and len(expr.fields) == 1
     ):
         return Code(f"itemgetter({expr.fields[0].name!r})", ("from operator import itemgetter",))
-    code = render(expr, lambda name: field_read("r", name), ast.Name("r", ast.Load()))
+    code = render(expr, lambda name, default=None: field_read("r", name, default), ast.Name("r", ast.Load()))
     return Code(f"lambda r: {code}", ("import math",) if expr.uses_math else ())
