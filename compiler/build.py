@@ -39,9 +39,12 @@ def _build_node(doc: Document, index: int, spec, problems: list[Diagnostic]) -> 
             expressions[param_path] = parse_expression(text)
         except ExpressionError as exc:
             problems.append(Diagnostic(doc.expression_span(full, exc.col, exc.end_col), exc.message, exc.hint))
-    for param_path, message, hint in component.check(params):
-        problems.append(Diagnostic(doc.span(base + ("params",) + param_path), message, hint))
-    if len(expressions) != len(component.expressions(params)):
+    checks = [
+        Diagnostic(doc.span(base + ("params",) + param_path), message, hint)
+        for param_path, message, hint in component.check(params)
+    ]
+    problems.extend(checks)
+    if checks or len(expressions) != len(component.expressions(params)):
         return Node(spec.id, spec.type, span, index)
     return Node(spec.id, spec.type, span, index, component, params, expressions)
 

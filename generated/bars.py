@@ -55,9 +55,9 @@ def build(ctx):
         "store", "sink.store", SqliteStore, url="sqlite:///mdp-data/bars.db", table="bars"
     )
 
-    # fused: 'liquid'
+    # one loop: 'liquid'
     def to_liquid(batch):
-        """One pass over the batch for the stateless chain above; the output goes on as one batch."""
+        """One pass over the batch; what survives goes on as one batch."""
         out = []
         append = out.append
         errors_before = stats_liquid.errors

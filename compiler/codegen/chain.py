@@ -63,6 +63,8 @@ class ChainWriter:
 
     # -- field access -------------------------------------------------------------------
     def _read(self, name: str, default: ast.expr | None = None) -> ast.expr:
+        """Code reading a field: a local if the chain computed it, ``r.get`` for an optional
+        field (absent reads as None), ``r[...]`` otherwise (absent raises: the record is set aside)."""
         if name in self.pending:
             local = self.names.take("v", name)
             self.code.body.append(f"{local} = {self.pending.pop(name)}")
@@ -70,7 +72,7 @@ class ChainWriter:
         if name in self.locals:
             return ast.Name(self.locals[name], ast.Load())
         base = ast.Name(self.base, ast.Load())
-        if default is not None or not self.schema.fields.get(name, False):
+        if default is not None or self.schema.fields.get(name) is False:
             args = [ast.Constant(name)] + ([default] if default is not None else [])
             return ast.Call(ast.Attribute(base, "get", ast.Load()), args, [])
         return ast.Subscript(base, ast.Constant(name), ast.Load())
