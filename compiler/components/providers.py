@@ -46,7 +46,7 @@ def _synthetic_kwargs(params: SyntheticParams) -> dict:
     }
 
 
-PROVIDERS = (
+COMPONENTS = (
     Component(
         "provider.replay",
         ReplayParams,

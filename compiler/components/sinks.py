@@ -32,7 +32,7 @@ class NullParams(Params):
     """Count records and discard them (benchmarks, dry runs)."""
 
 
-SINKS = (
+COMPONENTS = (
     Component(
         "sink.store",
         StoreParams,

@@ -123,7 +123,7 @@ def _map_output(params: MapParams, upstream: Schema | None) -> Schema | None:
     return Schema(fields, upstream.open)
 
 
-STATELESS = (
+COMPONENTS = (
     Component(
         "operator.map",
         MapParams,

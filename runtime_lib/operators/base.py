@@ -28,3 +28,7 @@ class Operator:
     def flush(self) -> list[dict]:
         """Release everything still held (end of stream)."""
         return []
+
+    def take_side(self, port: str) -> list[dict]:
+        """Hand over (and forget) the records collected for side output ``port`` (e.g. "late")."""
+        return []

@@ -46,7 +46,7 @@ def _resample_kwargs(params: ResampleParams) -> dict:
     }
 
 
-STATEFUL = (
+COMPONENTS = (
     Component(
         "operator.resample_ohlc",
         ResampleParams,
