@@ -10,21 +10,26 @@ from typing import Annotated, Optional
 
 import typer
 
+from runtime_lib.job import options_with_defaults
 from runtime_lib.job import run as run_job
-from runtime_lib.runner import RunOptions
 
 from .cache import cached_module_path, import_module_file
+from .components_cli import components_command
 from .diagnostics import Diagnostic, DiagnosticError, render_all
-from .driver import Compiled, compile_file, read_config
+from .driver import Compiled, compile_document, compile_file
 from .explain import explain as explain_plan
+from .graph_cli import graph_command
+from .overlay import load_with_settings
+from .settings import RunSettings, setting_texts
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="Compile market-data pipelines into Python modules.")
 GENERATED_DIR = Path("generated")
-ConfigArg = Annotated[Path, typer.Argument(help="config file (YAML)", show_default=False)]
+ConfigArg = Annotated[Path, typer.Argument(help="config file (YAML, or JSON if it ends in .json)", show_default=False)]
 
 
-def _report(diagnostics: list[Diagnostic] | tuple[Diagnostic, ...]) -> None:
-    sources = {}
+def _report(diagnostics: list[Diagnostic] | tuple[Diagnostic, ...], texts: dict[str, str] | None = None) -> None:
+    """Print diagnostics with their source lines; ``texts`` holds values given as flags or variables."""
+    sources = dict(texts or {})
     for diagnostic in diagnostics:
         file = diagnostic.span.file
         if file not in sources:
@@ -103,23 +108,47 @@ def explain(config: ConfigArg) -> None:
 
 @app.command()
 def run(
-    config: ConfigArg,
+    config: Annotated[Optional[Path], typer.Argument(help="config file (YAML or JSON); default: $MDP_UNIFIED_CONFIG",
+                                                     show_default=False)] = None,
     duration: Annotated[Optional[float], typer.Option(help="stop after this many seconds")] = None,
     max_events: Annotated[Optional[int], typer.Option(help="stop after this many source events")] = None,
     metrics_port: Annotated[Optional[int], typer.Option(help="serve Prometheus metrics on 127.0.0.1:PORT")] = None,
-    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")] = "INFO",
+    log_level: Annotated[Optional[str], typer.Option(help="DEBUG, INFO, WARNING or ERROR (default INFO)")] = None,
+    mode: Annotated[Optional[str], typer.Option(help="dag or classic: the section of the config to run")] = None,
+    job_name: Annotated[Optional[str], typer.Option(help="the job's name (default: the config's name)")] = None,
+    store_url: Annotated[Optional[str], typer.Option(help="the url of every sink.store node")] = None,
 ) -> None:
-    """Compile (cached by config content and mdp version) and run the job, then print a summary."""
-    compiled = _compile(config)
-    shown, text = read_config(config)
-    module_path = cached_module_path(compiled.plan.pipeline.name, shown, text)
-    if not module_path.exists():
+    """Compile (cached by config content and mdp version) and run the job, then print a summary.
+
+    Each setting: its flag, else MDP_UNIFIED_<SETTING>, else the config file, else its default.
+    """
+    flags = {"config": config, "mode": mode, "job_name": job_name, "metrics_port": metrics_port,
+             "store_url": store_url, "log_level": log_level}
+    texts = setting_texts(flags)
+    try:
+        settings = RunSettings.resolve(**flags)
+        if settings.config is None:
+            raise typer.BadParameter("give a config file, or set MDP_UNIFIED_CONFIG", param_hint="CONFIG")
+        overlaid = load_with_settings(settings)
+        compiled = compile_document(overlaid.doc)
+    except DiagnosticError as exc:
+        _report(exc.diagnostics, texts)
+        raise typer.Exit(1) from None
+    _report(compiled.warnings, texts)
+    key_text = overlaid.text + ("\0" + overlaid.fingerprint() if overlaid.applied else "")
+    module_path = cached_module_path(compiled.plan.pipeline.name, overlaid.file, key_text)
+    # Rewrite a cached module that differs from this compile (written by another build of mdp).
+    if not module_path.exists() or module_path.read_text(encoding="utf-8") != compiled.source:
         module_path.parent.mkdir(parents=True, exist_ok=True)
         module_path.write_text(compiled.source, encoding="utf-8")
     module = import_module_file(module_path)
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    options = RunOptions(duration=duration, max_events=max_events, metrics_port=metrics_port)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    options = options_with_defaults(getattr(module, "RUN_DEFAULTS", None), duration, max_events, settings.metrics_port)
     raise typer.Exit(run_job(module.build, module.JOB_NAME, options))
+
+
+app.command("components")(components_command)
+app.command("graph")(graph_command)
 
 
 def main() -> None:

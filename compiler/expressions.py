@@ -81,12 +81,12 @@ def parse_expression(text: str) -> Expression:
         raise ExpressionError("expression is empty")
     if "\n" in text.strip():
         raise ExpressionError("an expression must fit on one line")
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as exc:
-        col = max((exc.offset or 1) - 1, 0)
-        raise ExpressionError(f"invalid expression: {exc.msg}", col) from None
     offset = len(text) - len(text.lstrip())
+    stripped = text.strip()
+    try:
+        tree = ast.parse(stripped, mode="eval")
+    except SyntaxError as exc:
+        raise _syntax_error(stripped, exc, offset) from None
     body, record_name = tree.body, None
     if isinstance(body, ast.Lambda):
         args = body.args
@@ -98,6 +98,33 @@ def parse_expression(text: str) -> Expression:
     return expr
 
 
+_NODE_NAMES = {
+    "ListComp": "a list comprehension", "SetComp": "a set comprehension", "DictComp": "a dict comprehension",
+    "GeneratorExp": "a generator expression", "NamedExpr": "an assignment expression (:=)",
+    "Lambda": "a lambda inside an expression", "Await": "await", "Yield": "yield", "YieldFrom": "yield from",
+    "Starred": "* unpacking", "MatMult": "the @ operator", "BitAnd": "the & operator", "BitOr": "the | operator",
+    "BitXor": "the ^ operator", "LShift": "the << operator", "RShift": "the >> operator", "Invert": "the ~ operator",
+}  # fmt: skip
+
+
+def _char_col(text: str, byte_col: int) -> int:
+    """Character column of a UTF-8 byte offset that ``ast`` reports."""
+    return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))
+
+
+def _syntax_error(text: str, exc: SyntaxError, offset: int) -> ExpressionError:
+    """An ExpressionError at the column the syntax error really is (the end, for a cut-short one)."""
+    col = (exc.offset or 1) - 1
+    if col <= 0 and exc.msg == "invalid syntax":
+        try:  # in eval mode Python reports a cut-short expression at column 0; exec mode knows better
+            ast.parse(text, mode="exec")
+        except SyntaxError as again:
+            col = (again.offset or 1) - 1
+        if col >= len(text):
+            return ExpressionError("the expression ends too early", offset + len(text), hint="something is missing at its end")
+    return ExpressionError(f"invalid expression: {exc.msg}", offset + max(col, 0))
+
+
 class _Checker(ast.NodeVisitor):
     """Walks an expression tree, rejecting what is not allowed and collecting field reads."""
 
@@ -105,23 +132,42 @@ class _Checker(ast.NodeVisitor):
         self.expr = expr
         self.offset = offset
 
-    def _error(self, node: ast.AST, message: str, hint: str | None = None) -> ExpressionError:
-        col = getattr(node, "col_offset", 0) + self.offset
+    def _cols(self, node: ast.AST) -> tuple[int, int | None]:
+        source = self.expr.text.strip()
+        col = _char_col(source, getattr(node, "col_offset", 0)) + self.offset
         end = getattr(node, "end_col_offset", None)
-        return ExpressionError(message, col, (end + self.offset) if end is not None else None, hint)
+        return col, (_char_col(source, end) + self.offset) if end is not None else None
+
+    def _error(self, node: ast.AST, message: str, hint: str | None = None) -> ExpressionError:
+        col, end = self._cols(node)
+        return ExpressionError(message, col, end, hint)
 
     def _field(self, name: str, node: ast.AST) -> None:
-        col = node.col_offset + self.offset
-        self.expr.fields.append(FieldRef(name, col, node.end_col_offset + self.offset))
+        col, end = self._cols(node)
+        self.expr.fields.append(FieldRef(name, col, end))
 
     def generic_visit(self, node: ast.AST) -> None:
         if isinstance(node, _OPERATORS):
             return
         if not isinstance(node, _PLAIN_NODES):
-            raise self._error(node, f"{type(node).__name__.lower()} is not allowed in an expression",
+            name = _NODE_NAMES.get(type(node).__name__, type(node).__name__.lower())
+            raise self._error(node, f"{name} is not allowed in an expression",
                               "expressions may use fields, literals, arithmetic, comparisons, "
                               "and/or/not, 'x if c else y', math.* and abs/min/max/round/int/float/str/len/bool")
         super().generic_visit(node)
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        self._operator(node, node.op)
+        self.generic_visit(node)
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> None:
+        self._operator(node, node.op)
+        self.generic_visit(node)
+
+    def _operator(self, node: ast.AST, op: ast.AST) -> None:
+        if not isinstance(op, _OPERATORS):
+            name = _NODE_NAMES.get(type(op).__name__, type(op).__name__)
+            raise self._error(node, f"{name} is not allowed in an expression", "use arithmetic, comparisons and and/or/not")
 
     def visit_Constant(self, node: ast.Constant) -> None:
         if not isinstance(node.value, _CONSTANT_TYPES):
@@ -165,7 +211,7 @@ class _Checker(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
         if node.keywords:
-            raise self._error(node, "keyword arguments are not allowed")
+            raise self._error(node.keywords[0], "keyword arguments are not allowed", "pass arguments by position")
         if any(isinstance(a, ast.Starred) for a in node.args):
             raise self._error(node, "*args are not allowed")
         if isinstance(func, ast.Name) and func.id in SAFE_FUNCTIONS and self.expr.record_name != func.id:

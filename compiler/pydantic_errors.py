@@ -50,5 +50,6 @@ def diagnostics_from(
             message = message[:1].lower() + message[1:]
             path = ".".join(str(p) for p in loc if not str(p).startswith("function-"))
             label = f"{path}: " if path and kind != "value_error" else ""
-            found.append(Diagnostic(doc.span(prefix + loc), f"{label}{message}{where}"))
+            suffix = "" if kind == "value_error" else where  # our own validators name the node type
+            found.append(Diagnostic(doc.span(prefix + loc), f"{label}{message}{suffix}"))
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import replace
 
 import networkx as nx
@@ -30,15 +31,27 @@ def _cycles(pipeline: Pipeline) -> list[Diagnostic]:
     return found
 
 
+def _listed_edge_targets(pipeline: Pipeline) -> set[str]:
+    """Node ids the config names as an edge's target, valid or not, and for a target that is
+    no node, the node it was probably meant to be (its edge error already says so)."""
+    edges = pipeline.doc.data.get("dag", {}).get("edges") or []
+    named = {edge[1] for edge in edges if isinstance(edge, list) and len(edge) == 2 and isinstance(edge[1], str)}
+    meant = [difflib.get_close_matches(name, list(pipeline.graph), n=1, cutoff=0.6) for name in named - set(pipeline.graph)]
+    return named | {match[0] for match in meant if match}
+
+
 def _structure(pipeline: Pipeline) -> list[Diagnostic]:
     graph, found = pipeline.graph, []
     nodes = sorted((pipeline.node(n) for n in graph), key=lambda n: n.order)
     sources = [n.id for n in nodes if n.kind == "provider"]
+    nodes_key = pipeline.doc.span(("dag", "nodes"), prefer_key=True)
     if not sources:
-        found.append(Diagnostic(nodes[0].span, "the pipeline has no source (a provider.* node)"))
+        found.append(Diagnostic(nodes_key, "the pipeline has no source (a provider.* node)",
+                                "add a source such as provider.replay or provider.synthetic"))
     if not any(n.kind == "sink" for n in nodes):
-        found.append(Diagnostic(nodes[0].span, "the pipeline has no sink (a sink.* node)",
+        found.append(Diagnostic(nodes_key, "the pipeline has no sink (a sink.* node)",
                                 "add a sink such as sink.store or sink.jsonl, and an edge to it"))
+    listed_targets = _listed_edge_targets(pipeline)
     reached = set(sources).union(*(nx.descendants(graph, s) for s in sources))
     for node in nodes:
         if node.kind == "provider":
@@ -50,6 +63,8 @@ def _structure(pipeline: Pipeline) -> list[Diagnostic]:
                 found.append(Diagnostic(_edge_span(pipeline, node.id, succ.id),
                                         f"sink {node.id!r} cannot have outputs"))
         if node.kind != "provider" and graph.in_degree(node.id) == 0:
+            if node.id in listed_targets:
+                continue  # its edge was dropped for a reason already reported
             found.append(Diagnostic(node.span, f"node {node.id!r} has no input",
                                     f"add an edge such as [<source id>, {node.id}]"))
         elif node.id not in reached and sources:
@@ -71,10 +86,66 @@ def _field_problems(pipeline: Pipeline, node: Node, upstream: Schema, feeders: s
             if not upstream.has(ref.name):
                 span = doc.expression_span(base + ("params",) + param_path, ref.col, ref.end_col)
                 found.append(unknown(ref.name, span))
+    sometimes: dict[tuple, list[str]] = {}
+    missing: dict[tuple, list[str]] = {}
     for rel_path, name in node.component.requires(node.params):
         if not upstream.has(name):
-            found.append(unknown(name, doc.span(base + rel_path)))
+            missing.setdefault(rel_path, []).append(name)
+        elif not upstream.open and not upstream.fields[name]:
+            sometimes.setdefault(rel_path, []).append(name)
+    for rel_path, names in missing.items():
+        if len(names) == 1:
+            found.append(unknown(names[0], doc.span(base + rel_path)))
+        else:
+            found.append(Diagnostic(doc.span(base + rel_path),
+                                    f"{node.type} needs fields {', '.join(names)}, which {feeders} does not give",
+                                    listing))
+    for rel_path, names in sometimes.items():
+        found.append(Diagnostic(doc.span(base + rel_path),
+                                f"{node.id!r} needs {', '.join(names)} on every record, but its input may lack them",
+                                f"the records from {feeders} come from streams with different fields"))
     return found
+
+
+def _edge_schema(pipeline: Pipeline, pred: Node, target: str) -> Schema | None:
+    """The schema an edge carries: the predecessor's output, or what its named port sends."""
+    port = pipeline.port(pred.id, target)
+    if port is None:
+        return pred.schema
+    return pred.component.port_schema(port, pred.params, pred.input_schema, pred.schema)
+
+
+def _passes_records_on(node: Node) -> bool:
+    """Whether a node's output has the shape of its input, whatever that is (a filter, a
+    deduplicate): probed with an open schema, which such a node hands back unchanged."""
+    probe = Schema({}, open=True)
+    return node.component is not None and node.component.output(node.params, probe) is probe
+
+
+def _feeders(pipeline: Pipeline, graph: nx.DiGraph, node_id: str) -> list[tuple[str, str, object]]:
+    """(id, type, params) of the nodes whose records reach ``node_id``'s main input.
+
+    A node that passes records on unchanged in shape (output schema is its input schema, one
+    input: a filter, deduplicate, ...) is looked through, to the node that feeds it.
+    """
+    found = []
+    for pred_id in sorted(graph.predecessors(node_id)):
+        pred = graph.nodes[pred_id]["node"]
+        if pipeline.port(pred_id, node_id) is not None:
+            continue
+        if _passes_records_on(pred) and graph.in_degree(pred_id) == 1:
+            found += _feeders(pipeline, graph, pred_id)
+        else:
+            found.append((pred.id, pred.type, pred.params))
+    return found
+
+
+def _bind(pipeline: Pipeline, graph: nx.DiGraph, node: Node, upstream: Schema) -> tuple[Node, list[Diagnostic]]:
+    """Let the node's component settle input-dependent params; its problems, located."""
+    params, problems = node.component.bind(node.params, upstream, _feeders(pipeline, graph, node.id))
+    base = ("dag", "nodes", node.order, "params")
+    found = [Diagnostic(pipeline.doc.span(base + path), message, hint) for path, message, hint in problems]
+    return replace(node, params=params), found
 
 
 def _schemas(pipeline: Pipeline) -> tuple[Pipeline, list[Diagnostic]]:
@@ -88,16 +159,20 @@ def _schemas(pipeline: Pipeline) -> tuple[Pipeline, list[Diagnostic]]:
         if node.kind != "provider":
             if not preds:
                 continue
-            upstream = preds[0].schema
-            for pred in preds[1:]:
-                upstream = upstream.merge(pred.schema)
+            incoming = [_edge_schema(pipeline, pred, node.id) for pred in preds]
+            if any(schema is None for schema in incoming):
+                continue
+            upstream = incoming[0]
+            for schema in incoming[1:]:
+                upstream = upstream.merge(schema)
+            node, problems = _bind(pipeline, graph, node, upstream)
             feeders = " and ".join(repr(p.id) for p in sorted(preds, key=lambda p: p.order))
-            problems = _field_problems(pipeline, node, upstream, f"node {feeders}")
+            problems += _field_problems(pipeline, node, upstream, f"node {feeders}")
             found.extend(problems)
             if problems:
                 continue
         schema = node.component.output(node.params, upstream)
-        graph.nodes[node.id]["node"] = replace(node, schema=schema)
+        graph.nodes[node.id]["node"] = replace(node, schema=schema, input_schema=upstream)
     return pipeline.evolve(graph=graph), found
 
 

@@ -71,14 +71,20 @@ class BuildContext:
         """End of stream: flush every operator in topological order, pushing what it releases."""
         for node_id, operator in self.operators:
             released = operator.flush()
-            if released:
+            if released and node_id in self.outputs:
                 self.outputs[node_id](released)
 
-    def fire_timers(self, now_ns: int) -> None:
-        """Let every operator release what processing time ``now_ns`` closes."""
+    def fire_timers(self, now_ns: int, live: bool = True) -> None:
+        """Let every operator release what processing time ``now_ns`` closes.
+
+        Without a live source (``live`` False) only operators that run on processing time
+        (``processing_time``) are asked; event-time timers such as idle timeouts are for live feeds.
+        """
         for node_id, operator in self.operators:
+            if not live and not getattr(operator, "processing_time", False):
+                continue
             released = operator.on_timer(now_ns)
-            if released:
+            if released and node_id in self.outputs:
                 self.outputs[node_id](released)
 
 

@@ -14,18 +14,23 @@ from .metrics import NodeCollector, serve_metrics
 from .runner import LiveContext, RunOptions, run_live
 from .summary import format_summary
 
-__all__ = ["main", "run_local_job"]
+__all__ = ["main", "options_with_defaults", "run_local_job"]
+
+log = logging.getLogger("mdp.job")
 
 
-def _parser(job_name: str, description: str) -> argparse.ArgumentParser:
+def _parser(job_name: str, description: str, defaults: dict) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=f"python {job_name}.py", description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: until the sources end)")
+    duration = f"{defaults['duration']:g} s, from the config" if "duration" in defaults else "until the sources end"
+    port = f" (default: {defaults['metrics_port']}, from the config)" if "metrics_port" in defaults else ""
+    level = f"{defaults['log_level']}, from the config" if "log_level" in defaults else "INFO"
+    parser.add_argument("--duration", type=float, metavar="S", help=f"stop after S seconds (default: {duration})")
     parser.add_argument("--max-events", type=int, metavar="N", help="stop after N source events")
-    parser.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics on 127.0.0.1:PORT")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--metrics-port", type=int, metavar="PORT", help=f"serve Prometheus metrics on 127.0.0.1:PORT{port}")
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help=f"default: {level}")
     parser.add_argument("--quiet", action="store_true", help="do not print the summary")
     return parser
 
@@ -38,10 +43,16 @@ def run(build: Callable[[BuildContext], None], job_name: str, options: RunOption
     try:
         build(ctx)
         if options.metrics_port is not None:
-            server = serve_metrics(NodeCollector(job_name, ctx.node_stats, ctx.workers), options.metrics_port)
+            collector = NodeCollector(job_name, ctx.node_stats, ctx.workers, options.labels, ctx.running)
+            server = serve_metrics(collector, options.metrics_port)
         run_live(ctx, options)
     except JobError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # an operator or sink failed on data it cannot handle
+        log.debug("job %r stopped", job_name, exc_info=True)
+        print(f"error: the job stopped on {type(exc).__name__}: {exc} "
+              "(run with --log-level DEBUG for the traceback)", file=sys.stderr)
         return 1
     finally:
         if server is not None:
@@ -53,9 +64,34 @@ def run(build: Callable[[BuildContext], None], job_name: str, options: RunOption
     return 0
 
 
-def main(build: Callable[[BuildContext], None], job_name: str, description: str, argv: list[str] | None = None) -> int:
-    """Parse run options from ``argv`` and run the job; return the exit status."""
-    args = _parser(job_name, description).parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    options = RunOptions(duration=args.duration, max_events=args.max_events, metrics_port=args.metrics_port)
+def options_with_defaults(defaults: dict | None, duration: float | None = None, max_events: int | None = None,
+                          metrics_port: int | None = None) -> RunOptions:
+    """Run options where each one given wins over the module's ``RUN_DEFAULTS`` (set by the config).
+
+    >>> options_with_defaults({"duration": 10.0, "labels": {"tenant_id": "demo"}}, max_events=5)
+    RunOptions(duration=10.0, max_events=5, metrics_port=None, labels={'tenant_id': 'demo'})
+    >>> options_with_defaults({"duration": 10.0}, duration=2.0).duration
+    2.0
+    """
+    defaults = defaults or {}
+    return RunOptions(
+        duration=duration if duration is not None else defaults.get("duration"),
+        max_events=max_events,
+        metrics_port=metrics_port if metrics_port is not None else defaults.get("metrics_port"),
+        labels=dict(defaults.get("labels") or {}) or None,
+    )
+
+
+def main(build: Callable[[BuildContext], None], job_name: str, description: str, argv: list[str] | None = None,
+         defaults: dict | None = None) -> int:
+    """Parse run options from ``argv`` and run the job; return the exit status.
+
+    ``defaults`` is the module's ``RUN_DEFAULTS``: options that the config sets (duration,
+    metrics port, log level, metrics labels); an option given on the command line wins.
+    """
+    defaults = defaults or {}
+    args = _parser(job_name, description, defaults).parse_args(argv)
+    level = args.log_level or defaults.get("log_level") or "INFO"
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    options = options_with_defaults(defaults, args.duration, args.max_events, args.metrics_port)
     return run(build, job_name, options, quiet=args.quiet)

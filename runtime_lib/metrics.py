@@ -17,27 +17,46 @@ _COUNTERS = (
 
 
 class NodeCollector:
-    """A prometheus_client collector over a job's :class:`NodeStats` and sink workers."""
+    """A prometheus_client collector over a job's :class:`NodeStats`, sink workers and sources.
 
-    def __init__(self, job: str, stats: dict[str, NodeStats], rows_written: dict[str, object]) -> None:
+    ``sources`` (filled once the run has started them) adds ``mdp_source_reconnects_total`` for
+    each source that counts reconnects (``reconnects``, as ``provider.ibkr.stream`` does).
+    """
+
+    def __init__(self, job: str, stats: dict[str, NodeStats], rows_written: dict[str, object],
+                 labels: dict[str, str] | None = None, sources: dict[str, object] | None = None) -> None:
         self.job = job
         self.stats = stats
         self.rows_written = rows_written
+        self.extra = dict(sorted((labels or {}).items()))
+        self.sources = sources if sources is not None else {}
 
     def collect(self):
-        """Yield one metric family per counter, labelled by job, node and node type."""
-        labels = ["job", "node", "type"]
+        """Yield one metric family per counter, labelled by job, node and node type.
+
+        The constant ``labels`` given (such as a classic spec's tenant_id and pipeline_id)
+        follow on every family.
+        """
+        names, values = list(self.extra), list(self.extra.values())
+        labels = ["job", "node", "type", *names]
         for name, doc in _COUNTERS:
             family = CounterMetricFamily(f"mdp_node_{name}", doc, labels=labels)
             for stats in self.stats.values():
-                family.add_metric([self.job, stats.node_id, stats.node_type], getattr(stats, name))
+                family.add_metric([self.job, stats.node_id, stats.node_type, *values], getattr(stats, name))
             yield family
-        rows = CounterMetricFamily("mdp_sink_rows_written", "Rows a sink wrote", labels=["job", "node"])
+        rows = CounterMetricFamily("mdp_sink_rows_written", "Rows a sink wrote", labels=["job", "node", *names])
         for node_id, worker in self.rows_written.items():
-            rows.add_metric([self.job, node_id], worker.rows_written)
+            rows.add_metric([self.job, node_id, *values], worker.rows_written)
         yield rows
-        up = GaugeMetricFamily("mdp_job_up", "1 while the job runs", labels=["job"])
-        up.add_metric([self.job], 1)
+        reconnects = [(i, s.reconnects) for i, s in list(self.sources.items()) if hasattr(s, "reconnects")]
+        if reconnects:  # live sources that reconnect (provider.ibkr.stream)
+            family = CounterMetricFamily("mdp_source_reconnects", "Reconnects of a live source after its "
+                                         "connection dropped", labels=["job", "node", *names])
+            for node_id, count in reconnects:
+                family.add_metric([self.job, node_id, *values], count)
+            yield family
+        up = GaugeMetricFamily("mdp_job_up", "1 while the job runs", labels=["job", *names])
+        up.add_metric([self.job, *values], 1)
         yield up
 
 

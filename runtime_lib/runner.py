@@ -23,6 +23,7 @@ class RunOptions:
     duration: float | None = None
     max_events: int | None = None
     metrics_port: int | None = None
+    labels: dict[str, str] | None = None  # constant labels added to every metric
 
 
 class LiveContext(BuildContext):
@@ -31,6 +32,7 @@ class LiveContext(BuildContext):
     def __init__(self) -> None:
         super().__init__()
         self.workers: dict[str, SinkWorker] = {}
+        self.running: dict[str, Source] = {}  # the sources of the run, once it has started them
 
     def sink(self, node_id: str, node_type: str, cls: type, **params) -> Push:
         """Create the sink and return its worker's ``submit``."""
@@ -47,7 +49,7 @@ class Run:
         self.options = options
         self.stop = asyncio.Event()
         self.events_in = 0
-        self.sources: dict[str, Source] = {}
+        self.sources: dict[str, Source] = ctx.running
         self.failure: BaseException | None = None
 
     def _take(self, batch: list[dict]) -> list[dict]:
@@ -70,10 +72,14 @@ class Run:
             if self.stop.is_set():
                 break
 
-    async def _timers(self) -> None:
+    async def _timers(self, live: bool) -> None:
         while not self.stop.is_set():
             await asyncio.sleep(TIMER_INTERVAL_S)
-            self.ctx.fire_timers(time.time_ns())
+            try:
+                self.ctx.fire_timers(time.time_ns(), live)
+            except Exception as exc:  # a failing timer stops the job like a failing feed
+                self.failure = exc
+                self.stop.set()
 
     async def execute(self) -> None:
         """Run until the sources end, a limit is reached or a signal arrives; then drain."""
@@ -85,13 +91,14 @@ class Run:
         writers = [asyncio.create_task(w.run()) for w in self.ctx.workers.values()]
         feeds = [asyncio.create_task(self._feed(i, s)) for i, s in self.sources.items()]
         background = []
-        if any(s.live for s in self.sources.values()):
-            background.append(asyncio.create_task(self._timers()))
+        live = any(s.live for s in self.sources.values())
+        if live or any(getattr(op, "processing_time", False) for _id, op in self.ctx.operators):
+            background.append(asyncio.create_task(self._timers(live)))
         if self.options.duration is not None:
             background.append(asyncio.create_task(self._stop_after(self.options.duration)))
         stopper = asyncio.create_task(self.stop.wait())
         try:
-            await self._until_done(feeds, stopper)
+            await self._until_done(feeds, stopper, writers)
         finally:
             for task in feeds + background + [stopper]:
                 task.cancel()
@@ -113,13 +120,17 @@ class Run:
         if self.failure is not None:
             raise self.failure
 
-    async def _until_done(self, feeds: list[asyncio.Task], stopper: asyncio.Task) -> None:
-        pending = set(feeds)
+    async def _until_done(self, feeds: list[asyncio.Task], stopper: asyncio.Task,
+                          writers: list[asyncio.Task]) -> None:
+        """Wait for the feeds to end or a stop; a feed or sink writer that fails stops the run
+        (a dead writer would otherwise leave the sources waiting for room forever)."""
+        pending, watched = set(feeds), set(writers)
         while pending and not self.stop.is_set():
-            done, pending = await asyncio.wait(pending | {stopper}, return_when=asyncio.FIRST_COMPLETED)
-            pending.discard(stopper)
-            for task in done:
-                if task is not stopper and task.exception() is not None:
+            done, _ = await asyncio.wait(pending | watched | {stopper}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done - {stopper}:
+                pending.discard(task)
+                watched.discard(task)
+                if task.exception() is not None:
                     self.failure = task.exception()
                     self.stop.set()
 

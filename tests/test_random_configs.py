@@ -21,6 +21,7 @@ INVALID = [
     "notional / 2", "open(1)",
 ]
 FIELDS = ["symbol", "ts", "price", "size", "bid", "notional", "prize", "volume"]
+NEW_FIELDS = ["notional", "x", "bid"]  # maps never overwrite the fields operators compute with
 expressions = st.one_of(*[st.sampled_from(VALID)] * 6, st.sampled_from(INVALID))
 PROVIDERS = {
     "provider.synthetic": st.fixed_dictionaries({"symbols": st.just(["A", "B"]), "count": st.integers(0, 300)}),
@@ -33,7 +34,7 @@ OPERATORS = {
         st.just({}),
     ),
     "operator.map": st.one_of(
-        st.fixed_dictionaries({"fields": st.dictionaries(st.sampled_from(FIELDS), expressions, max_size=2)}),
+        st.fixed_dictionaries({"fields": st.dictionaries(st.sampled_from(NEW_FIELDS), expressions, max_size=2)}),
         st.fixed_dictionaries({"select": st.lists(st.sampled_from(FIELDS), max_size=4)}),
         st.fixed_dictionaries({"expr": st.sampled_from(VALID[-3:] + INVALID[:2])}),
         st.fixed_dictionaries({"fn": st.sampled_from(VALID + ["tests.plugin_example:mid_price", "no.such:fn"])}),

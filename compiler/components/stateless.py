@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 
 from pydantic import Field, model_validator
@@ -100,10 +101,26 @@ def _map_check(params: MapParams) -> list[tuple[tuple, str, str | None]]:
         if built is None:
             problems.append(((name,), f"{name} must build a record as a {{...}} mapping with quoted keys",
                              "for example {'symbol': symbol, 'mid': (bid + ask) / 2}"))
-    if params.is_plugin() and not PLUGIN_PATH.match(params.fn.strip()):
-        problems.append((("fn",), f"not a plugin path: {params.fn!r}",
-                         "write a lambda, or package.module:function"))
+    if params.is_plugin():
+        if not PLUGIN_PATH.match(params.fn.strip()):
+            problems.append((("fn",), f"not a plugin path: {params.fn!r}", "write a lambda, or package.module:function"))
+        else:
+            missing = _missing_plugin(params.fn.strip())
+            if missing:
+                problems.append((("fn",), missing, "install the package that provides it, or fix the path"))
     return problems
+
+
+def _missing_plugin(path: str) -> str | None:
+    """Why the plugin function at ``module:function`` cannot be used, or None if it can."""
+    module_name, function = path.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        return f"cannot import plugin module {module_name!r}: {exc}"
+    if not callable(getattr(module, function, None)):
+        return f"plugin module {module_name!r} has no function {function!r}"
+    return None
 
 
 def _map_output(params: MapParams, upstream: Schema | None) -> Schema | None:

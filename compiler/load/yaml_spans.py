@@ -41,6 +41,24 @@ def _walk(file: str, node: yaml.Node, path: Path, doc: Document, loader: _SpanLo
     return loader.construct_object(node, deep=True)
 
 
+def _syntax_diagnostic(file: str, text: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
+    """Locate a YAML syntax error; where the problem is only found at the end of the file, point
+    at where the unfinished construct began (PyYAML's context mark) instead."""
+    problem, context = exc.problem_mark, exc.context_mark
+    mark = problem or context
+    last_line = max(len(text.splitlines()), 1)
+    hint = None
+    if context is not None and problem is not None:
+        if problem.line + 1 > last_line or exc.problem and "end of stream" in exc.problem:
+            mark = context
+            hint = f"found the end of the file: {exc.problem}"
+        else:
+            hint = f"{exc.context} that starts at line {context.line + 1}, column {context.column + 1}"
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    message = f"invalid YAML: {exc.problem or exc.context}" if mark is not context else f"invalid YAML: {exc.context}"
+    return Diagnostic(Span(file, line, column, line, column + 1), message, hint)
+
+
 def load_yaml(file: str, text: str) -> Document:
     """Parse YAML ``text`` (read from ``file``) into a :class:`Document` with spans.
 
@@ -58,10 +76,7 @@ def load_yaml(file: str, text: str) -> Document:
             doc.data = _walk(file, root, (), doc, loader)
         return doc
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = f"invalid YAML: {exc.problem or exc.context}"
-        raise DiagnosticError([Diagnostic(Span(file, line, column, line, column + 1), message)]) from None
+        raise DiagnosticError([_syntax_diagnostic(file, text, exc)]) from None
     except yaml.YAMLError as exc:
         raise DiagnosticError([Diagnostic(Span(file, 1, 1, 1, 2), f"invalid YAML: {exc}")]) from None
     finally:
