@@ -7,7 +7,7 @@ import hashlib
 import networkx as nx
 from pydantic import ValidationError
 
-from .components import REGISTRY
+from .components import ComponentNotFound, lookup
 from .diagnostics import Diagnostic, DiagnosticError
 from .expressions import ExpressionError, parse_expression
 from .ir import Node, Pipeline
@@ -20,10 +20,10 @@ from .suggest import did_you_mean
 def _build_node(doc: Document, index: int, spec, problems: list[Diagnostic]) -> Node:
     base = ("dag", "nodes", index)
     span = doc.span(base + ("id",))
-    component = REGISTRY.get(spec.type)
-    if component is None:
-        hint = did_you_mean(spec.type, REGISTRY) or "known types: " + ", ".join(sorted(REGISTRY))
-        problems.append(Diagnostic(doc.span(base + ("type",)), f"unknown node type {spec.type!r}", hint))
+    try:
+        component = lookup(spec.type)
+    except ComponentNotFound as exc:
+        problems.append(Diagnostic(doc.span(base + ("type",)), exc.message, exc.hint))
         return Node(spec.id, spec.type, span, index)
     try:
         params = component.params.model_validate(spec.params)
@@ -31,7 +31,7 @@ def _build_node(doc: Document, index: int, spec, problems: list[Diagnostic]) -> 
         problems.extend(
             diagnostics_from(exc, doc, component.params, base + ("params",), f"params of {spec.type}")
         )
-        return Node(spec.id, spec.type, span, index)
+        return Node(spec.id, component.type_name, span, index)
     expressions = {}
     for param_path, text in component.expressions(params).items():
         full = base + ("params",) + param_path
@@ -45,8 +45,59 @@ def _build_node(doc: Document, index: int, spec, problems: list[Diagnostic]) -> 
     ]
     problems.extend(checks)
     if checks or len(expressions) != len(component.expressions(params)):
-        return Node(spec.id, spec.type, span, index)
-    return Node(spec.id, spec.type, span, index, component, params, expressions)
+        return Node(spec.id, component.type_name, span, index)
+    return Node(spec.id, component.type_name, span, index, component, params, expressions)
+
+
+def _param_path_of(doc: Document, node: Node, value: str) -> tuple:
+    """The path of the param (of ``node``) whose value is ``value``, to point a diagnostic at."""
+    base = ("dag", "nodes", node.order, "params")
+    for path in doc.values:
+        if path[: len(base)] == base and len(path) > len(base) and _value_at(doc.data, path) == value:
+            return path
+    return base
+
+
+def _value_at(data: object, path: tuple) -> object:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _add_port_edges(graph: nx.DiGraph, doc: Document, problems: list[Diagnostic]) -> None:
+    """Add the edges that params name (a router's routes, a late-tick side output).
+
+    An edge the config also lists is kept once and takes the port; a splitting node (router)
+    may have no other successors.
+    """
+    for node_id in list(graph):
+        node = graph.nodes[node_id]["node"]
+        if node.component is None:
+            continue
+        ports = node.component.side_outputs(node.params)
+        targets = {}
+        for port, target in ports.items():
+            span = doc.span(_param_path_of(doc, node, target))
+            if target not in graph:
+                hint = did_you_mean(target, graph) or "node ids: " + ", ".join(graph)
+                problems.append(Diagnostic(span, f"{port} output of {node_id!r} goes to unknown node {target!r}", hint))
+                continue
+            if target == node_id:
+                problems.append(Diagnostic(span, f"{node_id!r} cannot send its {port} output to itself"))
+                continue
+            targets.setdefault(target, port)
+            attrs = graph.edges[node_id, target] if graph.has_edge(node_id, target) else {"span": span, "order": -1}
+            graph.add_edge(node_id, target, **{**attrs, "port": targets[target]})
+        if node.component.splits:
+            for target in list(graph.successors(node_id)):
+                if target not in targets:
+                    problems.append(Diagnostic(graph.edges[node_id, target]["span"],
+                                               f"{node_id!r} sends records only to the nodes its params name; "
+                                               f"{target!r} is not one of them",
+                                               f"add {target!r} to its routes or make it the default"))
 
 
 def build(doc: Document, config_path: str) -> tuple[Pipeline, list[Diagnostic]]:
@@ -84,5 +135,6 @@ def build(doc: Document, config_path: str) -> tuple[Pipeline, list[Diagnostic]]:
             problems.append(Diagnostic(doc.span(("dag", "edges", index)), f"duplicate edge {source!r} -> {target!r}"))
             continue
         graph.add_edge(source, target, span=doc.span(("dag", "edges", index)), order=index)
+    _add_port_edges(graph, doc, problems)
     sha = hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
-    return Pipeline(spec.name, config_path, sha, graph, doc), problems
+    return Pipeline(spec.name, config_path, sha, graph, doc, run_defaults=spec.run), problems

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .build import build
+from .classic import lower_classic
 from .codegen.emit import emit
+from .codegen.env_refs import check_references
 from .diagnostics import Diagnostic, DiagnosticError
 from .ir import Pipeline
-from .load.document import Span
-from .load.yaml_spans import load_yaml
+from .load.config import load_config
+from .load.document import Document, Span
 from .optimize import PASSES, optimize
 from .plan import Plan, plan
 from .validate import validate
@@ -53,8 +55,14 @@ def read_config(path: str | Path) -> tuple[str, str]:
 
 def analyse(file: str, text: str) -> Pipeline:
     """Load, build and validate a config; raise :class:`DiagnosticError` with every problem."""
-    doc = load_yaml(file, text)
-    pipeline, problems = build(doc, file)
+    return analyse_document(load_config(file, text))
+
+
+def analyse_document(doc: Document) -> Pipeline:
+    """Build and validate a loaded config (a classic one is lowered to the DAG form first)."""
+    doc, problems = lower_classic(doc)
+    pipeline, more = build(doc, doc.file)
+    problems += more + check_references(pipeline)
     pipeline, more = validate(pipeline)
     problems += more
     if problems:
@@ -63,8 +71,13 @@ def analyse(file: str, text: str) -> Pipeline:
 
 
 def compile_text(file: str, text: str, passes=PASSES) -> Compiled:
-    """Compile config ``text`` (read from ``file``) into module source."""
-    optimised = optimize(analyse(file, text), passes)
+    """Compile config ``text`` (read from ``file``; ``.json`` is JSON, else YAML) into module source."""
+    return compile_document(load_config(file, text), passes)
+
+
+def compile_document(doc: Document, passes=PASSES) -> Compiled:
+    """Compile a loaded config (possibly adjusted by run settings) into module source."""
+    optimised = optimize(analyse_document(doc), passes)
     the_plan = plan(optimised)
     return Compiled(the_plan, emit(the_plan), optimised.warnings)
 

@@ -29,6 +29,7 @@ class Node:
     params: object | None = None
     expressions: dict[tuple, Expression] = field(default_factory=dict)
     schema: Schema | None = None
+    input_schema: Schema | None = None
     members: tuple[Node, ...] = ()
 
     @property
@@ -46,6 +47,12 @@ class Node:
         """``file:line`` of the node in its config, for generated-code comments."""
         return f"{self.span.file}:{self.span.line}"
 
+    @property
+    def splits(self) -> bool:
+        """Whether this node (or a fused chain's last member) routes each record to one successor."""
+        last = self.chain()[-1]
+        return last.component is not None and last.component.splits
+
     def chain(self) -> tuple[Node, ...]:
         """The stateless nodes this node stands for, in order (itself if not fused)."""
         return self.members or (self,)
@@ -61,6 +68,7 @@ class Pipeline:
     graph: nx.DiGraph
     doc: Document = field(compare=False, repr=False)
     warnings: tuple[Diagnostic, ...] = ()
+    run_defaults: object | None = None  # the config's RunSpec: defaults of the generated module's run options
 
     def node(self, node_id: str) -> Node:
         """The node with this id."""
@@ -74,6 +82,18 @@ class Pipeline:
     def successors(self, node_id: str) -> list[Node]:
         """Direct successors, in config order."""
         return sorted((self.node(n) for n in self.graph.successors(node_id)), key=lambda n: n.order)
+
+    def port(self, source: str, target: str) -> str | None:
+        """The named output port an edge leaves from (None: the main output)."""
+        return self.graph.edges[source, target].get("port")
+
+    def main_successors(self, node_id: str) -> list[Node]:
+        """Successors fed by the main output, in config order."""
+        return [n for n in self.successors(node_id) if self.port(node_id, n.id) is None]
+
+    def port_successors(self, node_id: str) -> list[tuple[str, Node]]:
+        """(port, successor) for each edge from a named output port, in config order."""
+        return [(self.port(node_id, n.id), n) for n in self.successors(node_id) if self.port(node_id, n.id)]
 
     def predecessors(self, node_id: str) -> list[Node]:
         """Direct predecessors, in config order."""

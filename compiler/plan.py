@@ -31,6 +31,11 @@ class Plan:
 
 def _reason(pipeline: Pipeline, source: Node, target: Node) -> str:
     graph = pipeline.graph
+    port = pipeline.port(source.id, target.id)
+    if source.splits:
+        return f"routing: {source.id!r} sends each record to one of its {graph.out_degree(source.id)} successors"
+    if port is not None:
+        return f"side output: {source.id!r} sends its {port} records to {target.id!r}"
     if graph.out_degree(source.id) > 1:
         return f"fan-out: {source.id!r} feeds {graph.out_degree(source.id)} nodes, each gets the batch"
     if graph.in_degree(target.id) > 1:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .components.base import Duration
+
+JobName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max_length=100)]
+"""A job name: it names the generated module, so letters, digits, ``_``, ``.`` and ``-`` only."""
+
+LABEL_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+RESERVED_LABELS = ("job", "node", "type")
 
 
 class _Strict(BaseModel):
@@ -26,10 +35,41 @@ class DagSpec(_Strict):
     edges: list[tuple[str, str]] = Field(default_factory=list)
 
 
-class JobSpec(_Strict):
-    """A whole config file."""
+class RunSpec(_Strict):
+    """Defaults for running the compiled job; command-line options and ``MDP_UNIFIED_*`` win over them."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max_length=100)
-    mode: Literal["dag"] = "dag"
+    duration: Duration | None = Field(None, description="stop after this long (default: until the sources end)")
+    metrics_port: int | None = Field(None, ge=1, le=65535, description="serve Prometheus metrics on this port")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = Field(None, description="default INFO")
+    labels: dict[str, str] = Field(default_factory=dict, description="constant labels on every metric")
+
+    @field_validator("duration")
+    @classmethod
+    def _positive(cls, value: int | None) -> int | None:
+        if value is not None and value <= 0:
+            raise ValueError("duration must be longer than 0 (leave it out to run until the sources end)")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not re.match(LABEL_NAME, name) or name.startswith("__") or name in RESERVED_LABELS:
+                raise ValueError(f"bad metrics label name {name!r}: use letters, digits and _, "
+                                 f"not starting with __ and not one of {', '.join(RESERVED_LABELS)}")
+        return value
+
+
+class JobSpec(_Strict):
+    """A whole config file in the DAG form (a classic config is lowered to this form first).
+
+    A file may hold both a ``dag`` and a ``classic`` section; ``mode`` picks the one that is
+    compiled, and the other is not read.
+    """
+
+    name: JobName
+    mode: Literal["dag", "classic"] = "dag"
     description: str | None = None
     dag: DagSpec
+    classic: dict[str, Any] | None = None
+    run: RunSpec | None = None

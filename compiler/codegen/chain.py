@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ..expressions import Expression, render
 from ..ir import Node
 from ..schema import Schema
+from .literals import py_literal
 from .names import Names
 
 
@@ -33,8 +34,11 @@ class MemberCount:
 
 
 def drops(node: Node) -> bool:
-    """Whether a stateless node can remove records (a filter, or a plugin returning None)."""
-    return node.type == "operator.filter" or node.params.is_plugin()
+    """Whether a stateless node can remove records (a filter, a plugin returning None, or a
+    router without a default)."""
+    if node.type == "operator.router":
+        return node.params.default is None
+    return node.type == "operator.filter" or (node.type == "operator.map" and node.params.is_plugin())
 
 
 @dataclass
@@ -44,8 +48,9 @@ class ChainCode:
     body: list[str] = field(default_factory=list)
     members: list[MemberCount] = field(default_factory=list)
     plugins: list[tuple[str, str, str]] = field(default_factory=list)
-    uses_math: bool = False
-    output: str = "r"
+    imports: set[str] = field(default_factory=set)
+    setup: list[str] = field(default_factory=list)
+    outputs: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
 class ChainWriter:
@@ -60,6 +65,7 @@ class ChainWriter:
         self.pending: dict[str, str] = {}
         self.order: list[str] | None = None  # the exact fields once the record is rebuilt
         self.changed: list[str] = []
+        self.router: tuple[Node, list[str]] | None = None
 
     # -- field access -------------------------------------------------------------------
     def _read(self, name: str, default: ast.expr | None = None) -> ast.expr:
@@ -93,7 +99,8 @@ class ChainWriter:
         return "{**" + self.base + ", " + items + "}"
 
     def _render(self, expr: Expression) -> str:
-        self.code.uses_math |= expr.uses_math
+        if expr.uses_math:
+            self.code.imports.add("import math")
         record = ast.parse(self.record(), mode="eval").body if expr.reads_whole_record else None
         return render(expr, self._read, record)
 
@@ -111,6 +118,12 @@ class ChainWriter:
         if node.type == "operator.filter":
             condition = self._render(next(iter(node.expressions.values())))
             self.code.body += [f"if not ({condition}):"] + reject
+        elif node.type == "operator.hash_partition":
+            key = self._render(node.expressions[("key",)])
+            self.code.imports.add("from runtime_lib.hashing import stable_hash")
+            self._assign({node.params.field: f"stable_hash({key}) % {node.params.num_partitions}"}, keep=None)
+        elif node.type == "operator.router":
+            self.router = (node, reject)
         elif node.params.is_plugin():
             module, func = node.params.fn.strip().split(":")
             alias = self.names.take("plugin", func)
@@ -156,7 +169,26 @@ class ChainWriter:
                     self.pending[name] = ast.unparse(self._read(name))
             self.order = list(keep)
 
-    def finish(self) -> ChainCode:
-        """Close the loop body: append the output record, and return the generated pieces."""
-        self.code.output = self.record()
+    def finish(self, targets: dict[str, str]) -> ChainCode:
+        """Close the loop body with the hand-over of the output record, and return the pieces.
+
+        ``targets`` maps each successor id to its push function. A chain ending in a router
+        fills one list per successor; any other chain fills one list that every successor gets.
+        """
+        if self.router is None:
+            self.code.setup.append("append = out.append")
+            self.code.body.append(f"append({self.record()})")
+            self.code.outputs.append(("out", list(targets.values())))
+            return self.code
+        node, reject = self.router
+        lists = {target: self.names.take("out", target) for target in targets}
+        self.code.outputs += [(lists[target], [push]) for target, push in targets.items()]
+        routes = ", ".join(f"{py_literal(value)}: {lists[target]}.append" for value, target in node.params.routes.items())
+        default = f"{lists[node.params.default]}.append" if node.params.default is not None else "None"
+        self.code.setup.append(f"route = {{{routes}}}.get")
+        key = self._render(node.expressions[("key",)])
+        self.code.body += [f"target = route({key}, {default})"]
+        if node.params.default is None:
+            self.code.body += ["if target is None:"] + reject
+        self.code.body.append(f"target({self.record()})")
         return self.code

@@ -11,9 +11,12 @@ import jinja2
 from .. import __version__
 from ..ir import Node
 from ..plan import Plan
+from ..components.keys import optional_fields
 from .chain import ChainWriter, MemberCount, drops
+from .env_refs import with_env_refs
 from .literals import call, comment_text, py_literal, raw
 from .names import Names
+from .run_defaults import run_defaults
 
 _CORE_IMPORT = "from runtime_lib.job import main, run_local_job"
 BLACK_MODE = black.Mode(line_length=100)
@@ -41,6 +44,11 @@ def _summary(node: Node) -> str:
     params = node.params
     if node.type == "operator.filter":
         return "where " + params.condition()[1]
+    if node.type == "operator.hash_partition":
+        return f"{params.field} = stable_hash({params.key}) % {params.num_partitions}"
+    if node.type == "operator.router":
+        routes = ", ".join(f"{value!r} -> {target!r}" for value, target in params.routes.items())
+        return f"route by {params.key}: {routes}" + (f", else -> {params.default!r}" if params.default else "")
     parts = []
     if params.fields:
         parts.append("fields " + ", ".join(f"{k} = {v}" for k, v in params.fields.items()))
@@ -73,7 +81,9 @@ class _ModuleWriter:
         return cls
 
     def _kwargs(self, node: Node) -> dict:
-        kwargs = node.component.kwargs(node.params)
+        schema = node.input_schema
+        with optional_fields(name for name, always in (schema.fields.items() if schema else ()) if not always):
+            kwargs = with_env_refs(node.component.kwargs(node.params), node.id)
         for value in kwargs.values():
             self.imports.update(getattr(value, "imports", ()))
         return kwargs
@@ -82,7 +92,8 @@ class _ModuleWriter:
         self.constructions.append({"location": node.location, "id": node.id, "type": node.type, "lines": lines})
 
     def _targets(self, node: Node) -> list[str]:
-        return [self.entry[s.id] for s in self.pipeline.successors(node.id)]
+        """Push functions of the successors fed by the node's main output."""
+        return [self.entry[s.id] for s in self.pipeline.main_successors(node.id)]
 
     def _output_of(self, node: Node) -> str:
         """The function that receives a source's or operator's output (a fan-out if several)."""
@@ -109,16 +120,17 @@ class _ModuleWriter:
         self._construct(node, f"{var} = " + call("ctx.operator", node.id, node.type, raw(cls), **self._kwargs(node)))
         targets = self._targets(node)
         template = self.env.get_template("stateful.py.j2")
-        self.functions.append(template.render(fn_name=self.entry[node.id], node_var=var, targets=targets))
-        self.wiring.append(call("ctx.connect", node.id, raw(self._output_of(node))))
+        side_outputs = [(port, self.entry[succ.id]) for port, succ in self.pipeline.port_successors(node.id)]
+        self.functions.append(
+            template.render(fn_name=self.entry[node.id], node_var=var, targets=targets, side_outputs=side_outputs,
+                            batch_limit=node.component.batch_limit(node.params))
+        )
+        if targets:
+            self.wiring.append(call("ctx.connect", node.id, raw(self._output_of(node))))
 
     def stateless(self, node: Node) -> None:
-        preds = self.pipeline.predecessors(node.id)
-        upstream = preds[0].schema
-        for pred in preds[1:]:
-            upstream = upstream.merge(pred.schema)
-        writer = ChainWriter(self.names, upstream)
         members = node.chain()
+        writer = ChainWriter(self.names, members[0].input_schema)
         fail_var = self.names.take("fail", node.id)
         last_dropper = max((i for i, m in enumerate(members) if drops(m)), default=None)
         for index, member in enumerate(members):
@@ -129,22 +141,22 @@ class _ModuleWriter:
             self._construct(member, *lines)
             comment = f"{member.location} node {member.id!r}: {comment_text(_summary(member))}"
             writer.add(member, stats_var, comment, count_drops=index != last_dropper)
-        code = writer.finish()
-        if code.uses_math:
-            self.imports.add("import math")
+        targets = {s.id: self.entry[s.id] for s in self.pipeline.successors(node.id)}
+        code = writer.finish(targets)
+        self.imports.update(code.imports)
         for module, func, alias in code.plugins:
             self.imports.add(f"from {module} import {func} as {alias}")
         self.functions.append(
             self.env.get_template("fused.py.j2").render(
                 fn_name=self.entry[node.id],
                 members=[repr(m.id) for m in members],
+                setup=code.setup,
                 drop_vars=[m.drop_var for m in code.members if m.drop_var],
                 body=code.body,
-                output=code.output,
                 fail_var=fail_var,
                 errors_before=f"{code.members[0].stats_var}.errors",
+                outputs=code.outputs,
                 counters=_counter_lines(code.members),
-                targets=self._targets(node),
             )
         )
 
@@ -169,6 +181,7 @@ class _ModuleWriter:
             constructions=self.constructions,
             functions=self.functions,
             wiring=self.wiring,
+            run_defaults=run_defaults(pipeline.run_defaults),
         )
 
 
@@ -180,7 +193,7 @@ def _counter_lines(members: list[MemberCount]) -> list[str]:
     """
     lines, flowing = [], "n"
     if any(m.derived for m in members):
-        lines.append(f"kept = len(out) + {members[0].stats_var}.errors - errors_before")
+        lines.append(f"kept = n_out + {members[0].stats_var}.errors - errors_before")
     for index, member in enumerate(members):
         if member.drop_var:
             out = f"{flowing} - {member.drop_var}"
@@ -191,7 +204,7 @@ def _counter_lines(members: list[MemberCount]) -> list[str]:
         else:
             out = flowing
         if index == len(members) - 1:
-            out = "len(out)"
+            out = "n_out"
         lines.append(f"{member.stats_var}.add({flowing}, {out})")
         flowing = out
     return lines

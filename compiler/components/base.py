@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
 
 from runtime_lib.timeutil import parse_duration_ns
 
@@ -25,7 +25,7 @@ def _duration(value: Any) -> int:
     return parse_duration_ns(value)
 
 
-Duration = Annotated[int, BeforeValidator(_duration)]
+Duration = Annotated[int, BeforeValidator(_duration), WithJsonSchema({"type": "string", "format": "duration"})]
 """A duration written with a unit (``1m``), held as integer nanoseconds."""
 
 
@@ -43,9 +43,22 @@ class Component:
 
     ``expressions`` names the params that hold expressions (by param path); ``output`` derives
     the output schema from the params and the input schema; ``requires`` lists the fields the
-    input must carry, each with the path (within the node) to blame when one is missing; ``check`` returns further problems as (param path, message,
-    hint); ``runtime`` is the ``module:Class`` the generated code instantiates, with
-    keyword arguments from ``kwargs`` (absent for stateless operators, which are inlined).
+    input must carry, each with the path (within the node) to blame when one is missing;
+    ``check`` returns further problems as (param path, message, hint); ``runtime`` is the
+    ``module:Class`` the generated code instantiates, with keyword arguments from ``kwargs``
+    (absent for stateless operators, which are inlined).
+
+    ``side_outputs`` maps named output ports (``"late"``) to the node ids the params send them
+    to: the compiler adds those edges itself. ``port_schema`` gives the schema a port carries
+    (default: the node's output schema). ``splits`` marks a stateless node that sends each
+    record to one of its successors (a router): it always ends a fused chain. ``batch_limit``
+    gives the most records one push downstream may carry (``operator.buffer``'s ``max_items``):
+    the generated code cuts what the operator releases into runs of that many.
+
+    ``bind(params, upstream, feeders)`` settles params that depend on the input, once its
+    schema is known: ``feeders`` holds (node id, type name, params) of each node feeding the
+    main input. It returns the params to use from then on (a default filled in, such as
+    resample_ohlc's ``input``) and further problems as (param path, message, hint).
     """
 
     type_name: str
@@ -57,6 +70,15 @@ class Component:
     expressions: Callable[[Any], dict[tuple, str]] = lambda params: {}
     requires: Callable[[Any], list[tuple[tuple, str]]] = lambda params: []
     check: Callable[[Any], list[tuple[tuple, str, str | None]]] = lambda params: []
+    side_outputs: Callable[[Any], dict[str, str]] = lambda params: {}
+    port_schema: Callable[[str, Any, Schema | None, Schema | None], Schema | None] = (
+        lambda port, params, upstream, output: output
+    )
+    splits: bool = False
+    batch_limit: Callable[[Any], int | None] = lambda params: None
+    bind: Callable[[Any, Schema | None, list[tuple[str, str, Any]]], tuple[Any, list[tuple[tuple, str, str | None]]]] = (
+        lambda params, upstream, feeders: (params, [])
+    )
 
     @property
     def kind(self) -> str:

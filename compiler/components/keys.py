@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from ..expressions import Expression, render
 from .base import Code
+
+_OPTIONAL: ContextVar[frozenset[str]] = ContextVar("optional_fields", default=frozenset())
+
+
+@contextmanager
+def optional_fields(names: Iterable[str]) -> Iterator[None]:
+    """While a node's code is generated: the fields its input may lack. Key functions read
+    those with ``.get`` (None when absent) instead of failing on records without them."""
+    token = _OPTIONAL.set(frozenset(names))
+    try:
+        yield
+    finally:
+        _OPTIONAL.reset(token)
 
 
 def field_read(record: str, name: str, default: ast.expr | None = None) -> ast.expr:
@@ -24,11 +40,20 @@ def key_code(expr: Expression) -> Code:
     "itemgetter('symbol')"
     >>> key_code(parse_expression("(symbol, price)")).text
     "lambda r: (r['symbol'], r['price'])"
+    >>> with optional_fields(["bid"]):
+    ...     key_code(parse_expression("(symbol, bid)")).text
+    "lambda r: (r['symbol'], r.get('bid', None))"
     """
+    optional = _OPTIONAL.get()
     body = expr.body
-    if isinstance(body, ast.Name) or (
-        isinstance(body, ast.Subscript) and expr.record_name and len(expr.fields) == 1
-    ):
+    plain = isinstance(body, ast.Name) or (isinstance(body, ast.Subscript) and expr.record_name and len(expr.fields) == 1)
+    if plain and expr.fields[0].name not in optional:
         return Code(f"itemgetter({expr.fields[0].name!r})", ("from operator import itemgetter",))
-    code = render(expr, lambda name, default=None: field_read("r", name, default), ast.Name("r", ast.Load()))
+
+    def read(name: str, default: ast.expr | None = None) -> ast.expr:
+        if default is None and name in optional:
+            default = ast.Constant(None)
+        return field_read("r", name, default)
+
+    code = render(expr, read, ast.Name("r", ast.Load()))
     return Code(f"lambda r: {code}", ("import math",) if expr.uses_math else ())

@@ -1,4 +1,4 @@
-"""Stateful operators: runtime_lib classes that the generated code instantiates."""
+"""operator.resample_ohlc: event-time OHLC bars from ticks, or coarser bars from finer bars."""
 
 from __future__ import annotations
 
@@ -9,22 +9,45 @@ from pydantic import Field, field_validator
 from runtime_lib.timeutil import format_duration
 
 from ..expressions import parse_expression
-from ..schema import BAR
+from ..schema import BAR, BAR_FIELDS, Schema
 from .base import Component, Duration, Params
 from .keys import key_code
+
+GETTERS = ("get_symbol", "get_price", "get_time")
+BAR_MARKERS = ("open", "high", "low", "close", "volume")
+"""An input whose schema has all of these fields is taken as bars (unless ``input`` says)."""
 
 
 class ResampleParams(Params):
     """Event-time OHLC bars over tumbling windows ``[start, start + window)``, per key."""
 
     window: Duration = Field(description="bar width: 1s, 1m, 5m, 1h, ...")
-    key: str = Field("symbol", description="expression that groups ticks into series")
+    key: str = Field(
+        "symbol",
+        description="expression that groups ticks into series (default: get_symbol if given, else symbol)",
+    )
     allowed_lateness: Duration = Field(0, description="how far behind the newest tick a tick may arrive")
     offset: Duration = Field(0, description="shift of the window grid from the epoch")
     idle_timeout: Duration | None = Field(
         None, description="live sources: also close a window this long after end + allowed_lateness"
     )
     fill: Literal["none", "flat"] = Field("none", description="flat: emit empty windows as flat bars")
+    input: Literal["ticks", "bars"] | None = Field(
+        None,
+        description="ticks or bars; default: bars when the input has open/high/low/close/volume, else ticks",
+    )
+    late: str = Field(
+        "drop", min_length=1, description="drop (count late ticks), or the id of a node that receives them"
+    )
+    get_symbol: str | None = Field(
+        None, description="seed style: 'lambda t: t[\"sym\"]' instead of the symbol field"
+    )
+    get_price: str | None = Field(
+        None, description="seed style: 'lambda t: t[\"px\"]' instead of the price field"
+    )
+    get_time: str | None = Field(
+        None, description="seed style: a lambda giving ns since the epoch, instead of ts"
+    )
 
     @field_validator("window")
     @classmethod
@@ -33,28 +56,110 @@ class ResampleParams(Params):
             raise ValueError("window must be longer than 0")
         return value
 
+    def key_param(self) -> str:
+        """The param holding the key in force: ``key`` if written or without ``get_symbol``."""
+        return "key" if "key" in self.model_fields_set or self.get_symbol is None else "get_symbol"
 
-def _resample_kwargs(params: ResampleParams) -> dict:
-    return {
+    def key_text(self) -> str:
+        """The key expression in force: ``key`` if written, else ``get_symbol``, else ``symbol``."""
+        return getattr(self, self.key_param())
+
+    def getters(self) -> dict[str, str]:
+        """The seed-style field readers given: {param name: lambda text}."""
+        return {name: getattr(self, name) for name in GETTERS if getattr(self, name) is not None}
+
+
+def infer_input(upstream: Schema | None) -> str:
+    """``bars`` when the input schema has open, high, low, close and volume, else ``ticks``.
+
+    >>> from compiler.schema import BAR, TICK
+    >>> infer_input(BAR), infer_input(TICK)
+    ('bars', 'ticks')
+    """
+    if upstream is not None and all(name in upstream.fields for name in BAR_MARKERS):
+        return "bars"
+    return "ticks"
+
+
+def _bind(params: ResampleParams, upstream: Schema | None, feeders: list) -> tuple[ResampleParams, list]:
+    """Settle ``input`` from the input schema, then check what bars input allows."""
+    if params.input is None and infer_input(upstream) == "bars":
+        params = params.model_copy(update={"input": "bars"})
+    if params.input != "bars":
+        return params, []
+    problems = [
+        ((name,), f"{name} reads ticks, but this node resamples bars",
+         "remove it, or set input: ticks if the input really carries ticks")
+        for name in params.getters()
+    ]  # fmt: skip
+    for feeder_id, type_name, feeder in feeders:
+        if type_name != "operator.resample_ohlc":
+            continue
+        width, size = format_duration(feeder.window), format_duration(params.window)
+        if params.window % feeder.window:
+            problems.append(
+                (("window",), f"window {size} is not a whole multiple of {width}, the interval of the bars "
+                 f"from {feeder_id!r}", f"use a multiple of {width}, such as {format_duration(2 * feeder.window)}")
+            )  # fmt: skip
+        elif (params.offset - feeder.offset) % feeder.window:
+            problems.append(
+                (("offset",), f"offset {format_duration(params.offset)} splits the {width} bars from "
+                 f"{feeder_id!r} (their offset is {format_duration(feeder.offset)})",
+                 f"the two offsets must differ by a multiple of {width}")
+            )  # fmt: skip
+    return params, problems
+
+
+def _kwargs(params: ResampleParams) -> dict:
+    kwargs = {
         "window_ns": params.window,
         "interval": format_duration(params.window),
-        "key": key_code(parse_expression(params.key)),
+        "key": key_code(parse_expression(params.key_text())),
         "offset_ns": params.offset,
         "allowed_lateness_ns": params.allowed_lateness,
         "idle_timeout_ns": params.idle_timeout,
         "fill": params.fill,
     }
+    # Only what differs from the runtime's defaults, so plain tick configs compile as before.
+    if params.input == "bars":
+        kwargs["input"] = "bars"
+    if params.late != "drop":
+        kwargs["collect_late"] = True
+    for name, text in params.getters().items():
+        kwargs[name] = key_code(parse_expression(text))
+    return kwargs
+
+
+def _expressions(params: ResampleParams) -> dict[tuple, str]:
+    found = {(name,): text for name, text in params.getters().items()}
+    if params.key_param() == "key":
+        found[("key",)] = params.key
+    return found
+
+
+def _requires(params: ResampleParams) -> list[tuple[tuple, str]]:
+    if params.input == "bars":
+        return [(("type",), name) for name in BAR_FIELDS]
+    read_by = {"symbol": "get_symbol", "ts": "get_time", "price": "get_price", "size": None}
+    return [
+        (("type",), name)
+        for name, getter in read_by.items()
+        if getter is None or getattr(params, getter) is None
+    ]
 
 
 COMPONENTS = (
     Component(
         "operator.resample_ohlc",
         ResampleParams,
-        "event-time OHLC bars per key, with watermarks and late-tick counting",
+        "event-time OHLC bars per key (from ticks or finer bars), with watermarks and late-tick counting",
         output=lambda params, upstream: BAR,
         runtime="runtime_lib.operators.resample_ohlc:ResampleOHLC",
-        kwargs=_resample_kwargs,
-        expressions=lambda params: {("key",): params.key},
-        requires=lambda params: [(("type",), name) for name in ("symbol", "ts", "price", "size")],
+        kwargs=_kwargs,
+        expressions=_expressions,
+        requires=_requires,
+        side_outputs=lambda params: {"late": params.late} if params.late != "drop" else {},
+        port_schema=lambda port, params, upstream, output: upstream,
+        bind=_bind,
     ),
 )

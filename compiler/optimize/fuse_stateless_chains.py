@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import networkx as nx
+
 from ..ir import Node, Pipeline
 
 
-def _fusable(pipeline: Pipeline, upstream: str, downstream: str) -> bool:
-    graph = pipeline.graph
+def _fusable(graph: nx.DiGraph, upstream: str, downstream: str) -> bool:
+    up, down = graph.nodes[upstream]["node"], graph.nodes[downstream]["node"]
     return (
-        pipeline.node(upstream).stateless
-        and pipeline.node(downstream).stateless
+        up.stateless
+        and down.stateless
+        and not up.splits
+        and graph.edges[upstream, downstream].get("port") is None
         and graph.out_degree(upstream) == 1
         and graph.in_degree(downstream) == 1
     )
@@ -18,24 +22,27 @@ def _fusable(pipeline: Pipeline, upstream: str, downstream: str) -> bool:
 def fuse_stateless_chains(pipeline: Pipeline) -> Pipeline:
     """Replace every chain a -> b -> ... of stateless nodes (no fan-in or fan-out inside the
     chain) by one node whose ``members`` are the chain, keeping the first member's id.
+
+    A router can only end a chain: its records go to several successors.
     """
     graph = pipeline.graph.copy()
     for node in pipeline.ordered():
         if node.id not in graph or not node.stateless:
             continue
         preds = list(graph.predecessors(node.id))
-        if len(preds) == 1 and _fusable(pipeline, preds[0], node.id):
+        if len(preds) == 1 and _fusable(graph, preds[0], node.id):
             continue  # not the head of its chain
         chain = [node]
         while graph.out_degree(chain[-1].id) == 1:
             (nxt,) = graph.successors(chain[-1].id)
-            if not _fusable(pipeline, chain[-1].id, nxt):
+            if not _fusable(graph, chain[-1].id, nxt):
                 break
-            chain.append(pipeline.node(nxt))
+            chain.append(graph.nodes[nxt]["node"])
         if len(chain) == 1:
             continue
         members = tuple(m for part in chain for m in part.chain())
-        fused = Node(node.id, "fused", node.span, node.order, schema=chain[-1].schema, members=members)
+        fused = Node(node.id, "fused", node.span, node.order, schema=chain[-1].schema,
+                     input_schema=node.input_schema, members=members)
         tail_edges = [(fused.id, s, graph.edges[chain[-1].id, s]) for s in graph.successors(chain[-1].id)]
         graph.remove_nodes_from(m.id for m in chain[1:])
         graph.remove_edges_from(list(graph.out_edges(node.id)))

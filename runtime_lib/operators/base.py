@@ -9,9 +9,15 @@ class Operator:
     """A pipeline breaker that keeps state between batches.
 
     ``process(batch)`` returns the records the batch released (possibly none);
-    ``on_timer(now_ns)`` returns records released by processing time (live sources only);
+    ``on_timer(now_ns)`` returns records released by processing time (live runs only);
     ``flush()`` returns everything still held, at end of stream. Counters go to ``stats``.
+
+    ``processing_time`` is True for operators that release records on processing time
+    whatever the sources (a buffer's ``max_wait``, a throttle's refill): the live runner then
+    fires their timers even when no source is live.
     """
+
+    processing_time = False
 
     def __init__(self, node_id: str, stats: NodeStats) -> None:
         self.node_id = node_id

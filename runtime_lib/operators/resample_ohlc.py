@@ -1,33 +1,31 @@
-"""Event-time OHLC bars: ticks in, one bar per key and window out (ARCHITECTURE.md §4).
+"""Event-time OHLC bars: ticks (or finer bars) in, one bar per key and window out.
 
-Windows are ``[start, start + window)`` with ``start = ts - (ts - offset) % window`` (epoch
-aligned plus an offset) and are labelled by ``start``, as pandas does with ``closed='left',
-label='left'``. Each key (usually the symbol) keeps its own watermark, ``max ts seen -
-allowed_lateness``; a tick behind its key's watermark is late (counted, not aggregated), and a
-window is emitted as soon as its key's watermark reaches the window's end.
+The windowing rules (epoch-aligned windows plus an offset, per-key watermarks, late records,
+closing, idle timeout, flush) are those of :mod:`.event_windows`; this module adds what a bar
+window accumulates and emits.
 
-State layout, chosen for the hot loop in :meth:`ResampleOHLC.process`:
-
-* one list per key (``_K_*`` indices): the largest event time seen, the current window (the
-  one that holds that largest time) and its end, every open window by start, and
-  ``close_at``, the smallest open window end plus the allowed lateness. A window of the key
-  can close only when an event time reaches ``close_at``, so the close check is one comparison.
-* one list per open window (``_W_*`` indices). It holds ``price * size`` summed and the tick
-  count rather than a running vwap, so a window can later also absorb whole bars (bars into
-  coarser bars): a bar contributes its open/close with its own ``ts`` as event time, its
-  high/low, ``volume``, ``count`` and ``vwap * volume``.
+One list per open window (``_W_*`` indices) holds ``price * size`` summed and the tick count
+rather than a running vwap, so a window can absorb whole bars as well as ticks. With
+``input="bars"`` a bar contributes its ``open``/``close`` with its own ``ts`` as event time, its
+``high``/``low``, ``volume``, ``count`` and ``vwap * volume``, which makes 1m bars resampled to
+5m equal 5m bars made from the ticks directly. A bar with neither volume nor trades (a flat
+``fill`` bar) carries no trade and is skipped, as the empty minute it stands for would be.
 
 An in-order tick that falls into its key's current window, the common case, costs one dict
-lookup and a few list stores; everything else (a new window, an out-of-order or late tick)
-goes through :meth:`ResampleOHLC._add_slow`.
+lookup and a few list stores in :meth:`ResampleOHLC.process`; everything else (a new window, an
+out-of-order or late tick, any bar) goes through the shared slow path. Ticks read through
+``get_symbol``/``get_price``/``get_time`` functions (seed-style configs) are first copied into
+plain ``{symbol, ts, price, size}`` ticks, so the fast loop itself never changes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from operator import itemgetter
 
 from ..stats import NodeStats
-from .base import Operator
+from ..timeutil import parse_duration_ns
+from .event_windows import K_EXTRA, EventTimeWindows
 
 # Per-window accumulator.
 _W_START = 0
@@ -42,26 +40,17 @@ _W_COUNT = 8
 _W_PV = 9  # sum of price * size
 _W_SYMBOL = 10
 
-# Per-key state.
-_K_MAX_TS = 0  # largest event time seen for the key
-_K_CUR_END = 1  # end of the current window, or _NO_END when it is closed
-_K_CLOSE_AT = 2  # smallest open window end + allowed lateness, or _NEVER
-_K_CUR = 3  # the window holding _K_MAX_TS, or None once closed
-_K_OPEN = 4  # open windows: start -> window list (includes the current one)
-_K_FLOOR = 5  # watermark floor: end of the last window closed by timer or flush
-_K_LAST_START = 6  # start of the last emitted bar, or None
-_K_LAST_CLOSE = 7  # close of the last emitted bar (for fill="flat")
-_K_LAST_SYMBOL = 8  # symbol of the last emitted bar (for fill="flat")
-
-# Integers beyond any nanosecond timestamp, so every comparison stays int against int.
-_NEVER = 1 << 80
-_NO_END = -(1 << 80)
+# Per-key slots of this operator, after the shared ones.
+_K_LAST_START = K_EXTRA  # start of the last emitted bar, or None
+_K_LAST_CLOSE = K_EXTRA + 1  # close of the last emitted bar (for fill="flat")
+_K_LAST_SYMBOL = K_EXTRA + 2  # symbol of the last emitted bar (for fill="flat")
 
 FILLS = ("none", "flat")
+INPUTS = ("ticks", "bars")
 
 
-class ResampleOHLC(Operator):
-    """Resample ticks ``{symbol, ts, price, size}`` into OHLC bars per key, in event time.
+class ResampleOHLC(EventTimeWindows):
+    """Resample ticks ``{symbol, ts, price, size}`` (or bars) into OHLC bars per key, in event time.
 
     >>> from operator import itemgetter
     >>> op = ResampleOHLC("bars", NodeStats("bars", "operator.resample_ohlc"),
@@ -78,6 +67,8 @@ class ResampleOHLC(Operator):
     60
     """
 
+    state_extra = (None, None, None)
+
     def __init__(
         self,
         node_id: str,
@@ -90,43 +81,65 @@ class ResampleOHLC(Operator):
         allowed_lateness_ns: int = 0,
         idle_timeout_ns: int | None = None,
         fill: str = "none",
+        input: str = "ticks",
+        collect_late: bool = False,
+        get_symbol: Callable[[dict], object] | None = None,
+        get_price: Callable[[dict], object] | None = None,
+        get_time: Callable[[dict], int] | None = None,
     ) -> None:
-        super().__init__(node_id, stats)
-        if window_ns <= 0:
-            raise ValueError(f"{node_id}: window must be positive, got {window_ns} ns")
-        if allowed_lateness_ns < 0:
-            raise ValueError(
-                f"{node_id}: allowed_lateness must not be negative, got {allowed_lateness_ns} ns"
-            )
-        if idle_timeout_ns is not None and idle_timeout_ns < 0:
-            raise ValueError(
-                f"{node_id}: idle_timeout must not be negative, got {idle_timeout_ns} ns"
-            )
+        super().__init__(
+            node_id, stats, window_ns=window_ns, key=key, offset_ns=offset_ns,
+            allowed_lateness_ns=allowed_lateness_ns, idle_timeout_ns=idle_timeout_ns,
+            collect_late=collect_late,
+        )  # fmt: skip
         if fill not in FILLS:
             raise ValueError(f"{node_id}: unknown fill {fill!r} (known: {', '.join(FILLS)})")
-        self.window_ns = window_ns
+        if input not in INPUTS:
+            raise ValueError(f"{node_id}: unknown input {input!r} (known: {', '.join(INPUTS)})")
+        getters = (get_symbol, get_price, get_time)
+        if input == "bars" and any(g is not None for g in getters):
+            raise ValueError(f"{node_id}: get_symbol, get_price and get_time read ticks, not bars")
         self.interval = interval
-        self.key = key
-        self.offset_ns = offset_ns % window_ns
-        self.allowed_lateness_ns = allowed_lateness_ns
-        self.idle_timeout_ns = idle_timeout_ns
         self.fill = fill
-        # key -> per-key state list; insertion order is first-seen order, which flush follows.
-        self._keys: dict[Hashable, list] = {}
+        self.input = input
+        # How a batch that is not plain ticks is processed (None: the fast loop below).
+        self._other: Callable[[list[dict]], list[dict]] | None = None
+        if input == "bars":
+            self._other = self._process_bars
+            self._open_window = _new_bar_window
+            self._add_to_window = _add_bar
+            self._bar_interval: str | None = None  # interval of the last bar checked
+            self._bar_interval_ns = 0
+        else:
+            self._open_window = _new_window
+            self._add_to_window = _add_tick
+            if any(g is not None for g in getters):
+                self._other = self._process_read
+                self._read = (
+                    get_symbol or itemgetter("symbol"),
+                    get_time or itemgetter("ts"),
+                    get_price or itemgetter("price"),
+                )
 
-    # -- hot path -----------------------------------------------------------------------------
+    # -- hot path -------------------------------------------------------------------------------
 
     def process(self, batch: list[dict]) -> list[dict]:
-        """Aggregate a batch of ticks; return the bars whose windows it closed."""
+        """Aggregate a batch of ticks (or bars); return the bars whose windows it closed."""
+        if self._other is not None:
+            return self._other(batch)
+        return self._process_ticks(batch, map(self.key, batch))
+
+    def _process_ticks(self, batch: list[dict], keys) -> list[dict]:
+        """The fast loop over plain ticks, each with its key from ``keys``."""
         out: list[dict] = []
         get_state = self._keys.get
         slow = self._add_slow
         close = self._close
         n_late = 0
         # Literal indices below (a global constant would cost a lookup per use):
-        # st: 0 _K_MAX_TS, 1 _K_CUR_END, 2 _K_CLOSE_AT, 3 _K_CUR;
+        # st: 0 K_MAX_TS, 1 K_CUR_END, 2 K_CLOSE_AT, 3 K_CUR;
         # w: 3 high, 4 low, 5 close, 6 close_ts, 7 volume, 8 count, 9 price * size.
-        for r, k in zip(batch, map(self.key, batch)):
+        for r, k in zip(batch, keys):
             ts = r["ts"]
             st = get_state(k)
             if st is not None and st[0] <= ts < st[1]:
@@ -154,118 +167,89 @@ class ResampleOHLC(Operator):
         self.stats.add(len(batch), len(out))
         return out
 
-    def _add_slow(self, r: dict, ts: int, k: Hashable, st: list | None, out: list[dict]) -> int:
-        """Add a tick that is not an in-order tick of its key's current window; return 1 if late."""
-        window = self.window_ns
-        start = ts - (ts - self.offset_ns) % window
-        if st is None:
-            w = _new_window(start, r, ts)
-            self._keys[k] = [
-                ts, start + window, start + window + self.allowed_lateness_ns, w, {start: w},
-                _NO_END, None, None, None,
-            ]  # fmt: skip
-            return 0
-        lateness = self.allowed_lateness_ns
-        watermark = st[_K_MAX_TS] - lateness
-        if st[_K_FLOOR] > watermark:
-            watermark = st[_K_FLOOR]
-        if ts < watermark:
-            return 1
-        windows = st[_K_OPEN]
-        w = windows.get(start)
-        if w is None:
-            w = windows[start] = _new_window(start, r, ts)
-            if start + window + lateness < st[_K_CLOSE_AT]:
-                st[_K_CLOSE_AT] = start + window + lateness
-        else:
-            _add_tick(w, r, ts)
-        if ts >= st[_K_MAX_TS]:
-            st[_K_MAX_TS] = ts
-            if w is not st[_K_CUR]:
-                st[_K_CUR] = w
-                st[_K_CUR_END] = start + window
-            if ts >= st[_K_CLOSE_AT]:
-                self._close(st, ts - lateness, out)
-        return 0
+    def _process_read(self, batch: list[dict]) -> list[dict]:
+        """Ticks read through get_* functions: copy them into plain ticks, then the fast loop.
 
-    # -- closing windows ----------------------------------------------------------------------
-
-    def _close(self, st: list, watermark: int, out: list[dict]) -> int:
-        """Emit the key's open windows that end at or before ``watermark``, in start order.
-
-        Returns the end of the last window closed (or ``_NO_END`` when none closed).
+        Keys are computed on the records as they came; late ticks go to the side output as
+        they came, not as copies.
         """
+        get_symbol, get_time, get_price = self._read
+        ticks = [
+            {"symbol": get_symbol(r), "ts": get_time(r), "price": get_price(r), "size": r["size"]}
+            for r in batch
+        ]
+        late = self._late
+        held = len(late) if late is not None else 0
+        out = self._process_ticks(ticks, map(self.key, batch))
+        if late is not None and len(late) > held:
+            original = {id(t): r for t, r in zip(ticks, batch)}
+            late[held:] = [original[id(t)] for t in late[held:]]
+        return out
+
+    def _process_bars(self, batch: list[dict]) -> list[dict]:
+        """Aggregate finer bars (each checked to fit inside one window) into these bars."""
+        out: list[dict] = []
+        get_state = self._keys.get
+        slow = self._add_slow
+        check = self._check_bar
+        n_late = 0
+        for b, k in zip(batch, map(self.key, batch)):
+            ts = b["ts"]
+            check(b, ts)
+            if b["volume"] or b["count"]:
+                n_late += slow(b, ts, k, get_state(k), out)
+        if n_late:
+            self.stats.late += n_late
+        self.stats.add(len(batch), len(out))
+        return out
+
+    def _check_bar(self, b: dict, ts: int) -> None:
+        """Raise ValueError unless bar ``b`` lies wholly inside one of this operator's windows."""
+        interval = b["interval"]
+        if interval != self._bar_interval:
+            width = parse_duration_ns(interval)
+            if self.window_ns % width:
+                raise ValueError(
+                    f"{self.node_id}: cannot resample {interval} bars into {self.interval} bars: "
+                    f"the window must be a whole multiple of the input interval"
+                )
+            self._bar_interval, self._bar_interval_ns = interval, width
+        if (ts - self.offset_ns) % self.window_ns + self._bar_interval_ns > self.window_ns:
+            raise ValueError(
+                f"{self.node_id}: the {interval} bar at ts {ts} straddles two {self.interval} "
+                f"windows: align the offsets of both resamplers"
+            )
+
+    # -- emitting -------------------------------------------------------------------------------
+
+    def _emit(self, st: list, start: int, w: list, out: list[dict]) -> None:
+        """Append the bar of the closed window at ``start``, after flat bars for any gap."""
         window = self.window_ns
-        windows = st[_K_OPEN]
-        ready = [start for start in windows if start + window <= watermark]
-        if not ready:
-            return _NO_END
-        ready.sort()
         interval = self.interval
-        fill = self.fill == "flat"
-        cur = st[_K_CUR]
-        for start in ready:
-            w = windows.pop(start)
-            if w is cur:
-                st[_K_CUR] = None
-                st[_K_CUR_END] = _NO_END
-            last = st[_K_LAST_START]
-            if fill and last is not None and start > last + window:
-                price = st[_K_LAST_CLOSE]
-                symbol = st[_K_LAST_SYMBOL]
-                for gap in range(last + window, start, window):
-                    out.append(
-                        {
-                            "symbol": symbol, "ts": gap, "interval": interval,
-                            "open": price, "high": price, "low": price, "close": price,
-                            "volume": 0, "count": 0, "vwap": None,
-                        }
-                    )  # fmt: skip
-            volume = w[_W_VOLUME]
-            out.append(
-                {
-                    "symbol": w[_W_SYMBOL], "ts": start, "interval": interval,
-                    "open": w[_W_OPEN], "high": w[_W_HIGH], "low": w[_W_LOW], "close": w[_W_CLOSE],
-                    "volume": volume, "count": w[_W_COUNT],
-                    "vwap": w[_W_PV] / volume if volume else None,
-                }
-            )  # fmt: skip
-            st[_K_LAST_START] = start
-            st[_K_LAST_CLOSE] = w[_W_CLOSE]
-            st[_K_LAST_SYMBOL] = w[_W_SYMBOL]
-        st[_K_CLOSE_AT] = min(windows) + window + self.allowed_lateness_ns if windows else _NEVER
-        return ready[-1] + window
-
-    def on_timer(self, now_ns: int) -> list[dict]:
-        """Close windows whose end + allowed lateness + idle timeout is at or before ``now_ns``.
-
-        Only with an idle timeout. A tick that later arrives for a window closed this way is
-        late: the key's watermark is raised to that window's end.
-        """
-        out: list[dict] = []
-        idle = self.idle_timeout_ns
-        if idle is None:
-            return out
-        limit = now_ns - idle  # close_at + idle <= now_ns
-        watermark = limit - self.allowed_lateness_ns
-        for st in self._keys.values():
-            if st[_K_CLOSE_AT] <= limit:
-                end = self._close(st, watermark, out)
-                if end > st[_K_FLOOR]:
-                    st[_K_FLOOR] = end
-        self.stats.add(0, len(out))
-        return out
-
-    def flush(self) -> list[dict]:
-        """Emit every open window: keys in first-seen order, each key's windows in start order."""
-        out: list[dict] = []
-        for st in self._keys.values():
-            if st[_K_OPEN]:
-                end = self._close(st, _NEVER, out)
-                if end > st[_K_FLOOR]:
-                    st[_K_FLOOR] = end
-        self.stats.add(0, len(out))
-        return out
+        last = st[_K_LAST_START]
+        if self.fill == "flat" and last is not None and start > last + window:
+            price = st[_K_LAST_CLOSE]
+            symbol = st[_K_LAST_SYMBOL]
+            for gap in range(last + window, start, window):
+                out.append(
+                    {
+                        "symbol": symbol, "ts": gap, "interval": interval,
+                        "open": price, "high": price, "low": price, "close": price,
+                        "volume": 0, "count": 0, "vwap": None,
+                    }
+                )  # fmt: skip
+        volume = w[_W_VOLUME]
+        out.append(
+            {
+                "symbol": w[_W_SYMBOL], "ts": start, "interval": interval,
+                "open": w[_W_OPEN], "high": w[_W_HIGH], "low": w[_W_LOW], "close": w[_W_CLOSE],
+                "volume": volume, "count": w[_W_COUNT],
+                "vwap": w[_W_PV] / volume if volume else None,
+            }
+        )  # fmt: skip
+        st[_K_LAST_START] = start
+        st[_K_LAST_CLOSE] = w[_W_CLOSE]
+        st[_K_LAST_SYMBOL] = w[_W_SYMBOL]
 
 
 def _new_window(start: int, r: dict, ts: int) -> list:
@@ -292,3 +276,31 @@ def _add_tick(w: list, r: dict, ts: int) -> None:
     w[_W_VOLUME] += s
     w[_W_COUNT] += 1
     w[_W_PV] += p * s
+
+
+def _new_bar_window(start: int, b: dict, ts: int) -> list:
+    """A window accumulator opened by bar ``b`` (event time ``ts``, the bar's start)."""
+    volume = b["volume"]
+    return [
+        start, b["open"], ts, b["high"], b["low"], b["close"], ts,
+        volume, b["count"], b["vwap"] * volume if volume else 0, b["symbol"],
+    ]  # fmt: skip
+
+
+def _add_bar(w: list, b: dict, ts: int) -> None:
+    """Add bar ``b`` to window ``w`` in any arrival order (open/close follow the bars' ts)."""
+    if ts < w[_W_OPEN_TS]:
+        w[_W_OPEN] = b["open"]
+        w[_W_OPEN_TS] = ts
+    if ts >= w[_W_CLOSE_TS]:
+        w[_W_CLOSE] = b["close"]
+        w[_W_CLOSE_TS] = ts
+    if b["high"] > w[_W_HIGH]:
+        w[_W_HIGH] = b["high"]
+    if b["low"] < w[_W_LOW]:
+        w[_W_LOW] = b["low"]
+    volume = b["volume"]
+    w[_W_VOLUME] += volume
+    w[_W_COUNT] += b["count"]
+    if volume:
+        w[_W_PV] += b["vwap"] * volume

@@ -293,3 +293,50 @@ def test_bad_parameters_are_rejected():
         make(fill="forward")
     with pytest.raises(ValueError, match="allowed_lateness"):
         make(allowed_lateness_ns=-1)
+
+
+def test_late_ticks_go_to_the_side_output_when_asked_and_are_still_counted():
+    op = make(allowed_lateness_ns=10, collect_late=True)
+    late_a, late_b = tick(19, 3.0, size=100), tick(1, 9.0)
+    op.process([tick(30, 1.0), tick(20, 2.0), late_a, tick(35, 4.0)])
+    assert op.take_side("late") == [late_a]
+    assert op.take_side("late") == []  # handed over once, then forgotten
+    op.process([late_b])
+    assert op.take_side("late")[0] is late_b  # the record as it came, not a copy
+    assert op.stats.late == 2
+    assert op.take_side("other") == []
+    dropping = make()
+    dropping.process([tick(30, 1.0), tick(20, 2.0)])
+    assert (dropping.stats.late, dropping.take_side("late")) == (1, [])
+
+
+def test_get_functions_replace_the_field_reads_and_late_ticks_come_out_as_they_came():
+    raw = [
+        {"sym": "a", "t": 5, "px": 10.0, "size": 1},
+        {"sym": "a", "t": 30, "px": 12.0, "size": 3},
+        {"sym": "a", "t": 20, "px": 99.0, "size": 1},  # late: behind 30 with no lateness allowed
+        {"sym": "b", "t": 7, "px": 1.0, "size": 2},
+    ]
+    originals = copy.deepcopy(raw)
+    op = make(
+        key=itemgetter("sym"), collect_late=True, get_symbol=lambda t: t["sym"].upper(),
+        get_price=itemgetter("px"), get_time=itemgetter("t"),
+    )  # fmt: skip
+    assert op.process(raw) == []
+    assert op.take_side("late") == [raw[2]] and op.take_side("late") == []
+    bars = op.flush()
+    assert [(b["symbol"], ohlc(b)) for b in bars] == [
+        ("A", (0, 10.0, 12.0, 10.0, 12.0, 4, 2)),
+        ("B", (0, 1.0, 1.0, 1.0, 1.0, 2, 1)),
+    ]
+    assert op.stats.late == 1 and raw == originals
+    only_price = make(get_price=itemgetter("px"))
+    only_price.process([{"symbol": "A", "ts": 1, "px": 2.0, "size": 1}])
+    assert ohlc(only_price.flush()[0]) == (0, 2.0, 2.0, 2.0, 2.0, 1, 1)
+
+
+def test_unknown_input_kind_is_rejected():
+    with pytest.raises(ValueError, match="input"):
+        make(input="quotes")
+    with pytest.raises(ValueError, match="read ticks"):
+        make(input="bars", get_price=itemgetter("px"))

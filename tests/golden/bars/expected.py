@@ -57,7 +57,7 @@ def build(ctx):
 
     # one loop: 'liquid'
     def to_liquid(batch):
-        """One pass over the batch; what survives goes on as one batch."""
+        """One pass over the batch; what survives is handed on as one batch."""
         out = []
         append = out.append
         errors_before = stats_liquid.errors
@@ -70,9 +70,10 @@ def build(ctx):
             except Exception as exc:  # set aside, counted and logged; the batch goes on
                 fail_liquid(r, exc)
         n = len(batch)
-        kept = len(out) + stats_liquid.errors - errors_before
+        n_out = len(out)
+        kept = n_out + stats_liquid.errors - errors_before
         stats_liquid.dropped += n - kept
-        stats_liquid.add(n, len(out))
+        stats_liquid.add(n, n_out)
         if out:
             to_bars_1m(out)
 

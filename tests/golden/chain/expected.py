@@ -43,7 +43,7 @@ def build(ctx):
 
     # fused into one loop: 'enrich' -> 'big' -> 'project'
     def to_enrich(batch):
-        """One pass over the batch; what survives goes on as one batch."""
+        """One pass over the batch; what survives is handed on as one batch."""
         out = []
         append = out.append
         errors_before = stats_enrich.errors
@@ -58,11 +58,12 @@ def build(ctx):
             except Exception as exc:  # set aside, counted and logged; the batch goes on
                 fail_enrich(r, exc)
         n = len(batch)
-        kept = len(out) + stats_enrich.errors - errors_before
+        n_out = len(out)
+        kept = n_out + stats_enrich.errors - errors_before
         stats_enrich.add(n, n)
         stats_big.dropped += n - kept
         stats_big.add(n, kept)
-        stats_project.add(kept, len(out))
+        stats_project.add(kept, n_out)
         if out:
             to_out(out)
 

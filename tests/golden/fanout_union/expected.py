@@ -74,7 +74,7 @@ def build(ctx):
 
     # one loop: 'blocks'
     def to_blocks(batch):
-        """One pass over the batch; what survives goes on as one batch."""
+        """One pass over the batch; what survives is handed on as one batch."""
         out = []
         append = out.append
         errors_before = stats_blocks.errors
@@ -87,15 +87,16 @@ def build(ctx):
             except Exception as exc:  # set aside, counted and logged; the batch goes on
                 fail_blocks(r, exc)
         n = len(batch)
-        kept = len(out) + stats_blocks.errors - errors_before
+        n_out = len(out)
+        kept = n_out + stats_blocks.errors - errors_before
         stats_blocks.dropped += n - kept
-        stats_blocks.add(n, len(out))
+        stats_blocks.add(n, n_out)
         if out:
             to_tag(out)
 
     # one loop: 'odd_lots'
     def to_odd_lots(batch):
-        """One pass over the batch; what survives goes on as one batch."""
+        """One pass over the batch; what survives is handed on as one batch."""
         out = []
         append = out.append
         errors_before = stats_odd_lots.errors
@@ -108,15 +109,16 @@ def build(ctx):
             except Exception as exc:  # set aside, counted and logged; the batch goes on
                 fail_odd_lots(r, exc)
         n = len(batch)
-        kept = len(out) + stats_odd_lots.errors - errors_before
+        n_out = len(out)
+        kept = n_out + stats_odd_lots.errors - errors_before
         stats_odd_lots.dropped += n - kept
-        stats_odd_lots.add(n, len(out))
+        stats_odd_lots.add(n, n_out)
         if out:
             to_tag(out)
 
     # one loop: 'tag'
     def to_tag(batch):
-        """One pass over the batch; what survives goes on as one batch."""
+        """One pass over the batch; what survives is handed on as one batch."""
         out = []
         append = out.append
         for r in batch:
@@ -126,7 +128,8 @@ def build(ctx):
             except Exception as exc:  # set aside, counted and logged; the batch goes on
                 fail_tag(r, exc)
         n = len(batch)
-        stats_tag.add(n, len(out))
+        n_out = len(out)
+        stats_tag.add(n, n_out)
         if out:
             to_bars_5m(out)
             to_audit(out)

@@ -41,7 +41,7 @@ def build(ctx):
 
     # fused into one loop: "m\nos.system('x')" -> 'f#'
     def to_m_os_system_x(batch):
-        """One pass over the batch; what survives goes on as one batch."""
+        """One pass over the batch; what survives is handed on as one batch."""
         out = []
         append = out.append
         errors_before = stats_m_os_system_x.errors
@@ -56,10 +56,11 @@ def build(ctx):
             except Exception as exc:  # set aside, counted and logged; the batch goes on
                 fail_m_os_system_x(r, exc)
         n = len(batch)
-        kept = len(out) + stats_m_os_system_x.errors - errors_before
+        n_out = len(out)
+        kept = n_out + stats_m_os_system_x.errors - errors_before
         stats_m_os_system_x.add(n, n)
         stats_f.dropped += n - kept
-        stats_f.add(n, len(out))
+        stats_f.add(n, n_out)
         if out:
             to_out(out)
 

@@ -63,7 +63,7 @@ def build(ctx):
 
     # fused into one loop: 'quoted' -> 'mid' -> 'shape'
     def to_quoted(batch):
-        """One pass over the batch; what survives goes on as one batch."""
+        """One pass over the batch; what survives is handed on as one batch."""
         out = []
         append = out.append
         errors_before = stats_quoted.errors
@@ -90,12 +90,13 @@ def build(ctx):
             except Exception as exc:  # set aside, counted and logged; the batch goes on
                 fail_quoted(r, exc)
         n = len(batch)
-        kept = len(out) + stats_quoted.errors - errors_before
+        n_out = len(out)
+        kept = n_out + stats_quoted.errors - errors_before
         stats_quoted.dropped += drop_quoted
         stats_quoted.add(n, n - drop_quoted)
         stats_mid.dropped += n - drop_quoted - kept
         stats_mid.add(n - drop_quoted, kept)
-        stats_shape.add(kept, len(out))
+        stats_shape.add(kept, n_out)
         if out:
             to_bars(out)
 

@@ -1,0 +1,229 @@
+"""Lower a classic spec to the DAG form, keeping the classic file's positions for every part.
+
+The result is a :class:`Document` like one loaded from a DAG config: its data has ``dag.nodes``
+and ``dag.edges``, and its span tables map each lowered path to the classic field it came from
+(the source node to ``source:``, the window to ``bar_window_sec``, the store's url to
+``database_url``, ...). So building and validating it reports every problem at the classic
+YAML's lines, through the same code as for a DAG config.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from pydantic import ValidationError
+
+from runtime_lib.timeutil import NS_PER_SECOND, format_duration
+
+from ..components import REGISTRY
+from ..diagnostics import Diagnostic, DiagnosticError
+from ..load.document import Document
+from ..pydantic_errors import diagnostics_from
+from .spec import ClassicJobSpec, ClassicOverrides, ClassicSpec
+
+SPEC = ("classic", "spec")
+OVERRIDES = SPEC + ("overrides",)
+SOURCE_TYPES = {"synthetic": "provider.synthetic", "replay": "provider.replay", "ibkr": "provider.ibkr.stream"}
+SOURCE_ONLY = {"ticks_per_sec": "synthetic", "replay_path": "replay", "replay_speed": "replay"}
+# The older runtime's defaults, kept so that a classic spec behaves as it did there.
+DEFAULT_TICKS_PER_SEC = 100.0
+DEFAULT_BAR_WINDOW_SEC = 1.0
+DEFAULT_LATENESS_SEC = 0.0
+DEFAULT_REPLAY_SPEED = 1.0
+SOURCE_ID, BARS_ID, STORE_ID = "ticks", "bars", "store"
+
+
+def seconds_text(seconds: float) -> str:
+    """A number of seconds as a duration with a unit, to the nanosecond.
+
+    >>> seconds_text(1), seconds_text(0.25), seconds_text(0)
+    ('1s', '250ms', '0s')
+    """
+    return format_duration(round(seconds * NS_PER_SECOND))
+
+
+def default_store_url(spec: ClassicSpec) -> str:
+    """``sqlite:///mdp-data/<tenant_id>/<pipeline_id>.db``: one database per pipeline."""
+    return f"sqlite:///mdp-data/{spec.tenant_id}/{spec.pipeline_id}.db"
+
+
+class _Spans:
+    """The span tables of the lowered document, filled from spans of the classic one."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.values: dict = {}
+        self.keys: dict = {}
+
+    def point(self, path: tuple, at: tuple, key_at: tuple | None = None) -> None:
+        """Make ``path`` of the lowered data point where ``at`` is in the classic file."""
+        self.values[path] = self.doc.span(at)
+        self.keys[path] = self.doc.span(key_at or at, prefer_key=True)
+
+    def keep(self, prefix: tuple) -> None:
+        """Keep the classic spans of everything under ``prefix`` at the same paths."""
+        for table, mine in ((self.doc.values, self.values), (self.doc.keys, self.keys)):
+            mine.update({p: s for p, s in table.items() if p[: len(prefix)] == prefix})
+
+
+def _mapping(data: object, *path: str) -> dict:
+    """The mapping at ``path`` inside ``data``, or an empty one if it is absent or not a mapping."""
+    for key in path:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+def _source_problems(spec: dict, doc: Document) -> list[Diagnostic]:
+    """Problems that leave nothing to lower: the source is unavailable or lacks its input."""
+    source = spec.get("source")
+    if source not in SOURCE_TYPES:
+        return []  # reported by the spec model
+    found, at = [], doc.span(SPEC + ("source",))
+    overrides = _mapping(spec, "overrides")
+    if source in ("synthetic", "ibkr") and spec.get("symbols") is None:
+        found.append(Diagnostic(at, f"source {source!r} needs symbols",
+                                "add symbols to the spec, such as symbols: [AAPL, MSFT]"))
+    if source == "replay" and overrides.get("replay_path") is None:
+        found.append(Diagnostic(at, "source 'replay' needs overrides.replay_path",
+                                "the CSV or CSV.gz file of ticks to replay"))
+    if SOURCE_TYPES[source] not in REGISTRY:
+        known = ", ".join(sorted(t for t in REGISTRY if t.startswith("provider.")))
+        found.append(Diagnostic(at, f"the {source} provider is not available: node type "
+                                f"{SOURCE_TYPES[source]!r} is not registered", f"known providers: {known}"))
+    return found
+
+
+def _field_problems(spec: dict, run: dict, doc: Document) -> list[Diagnostic]:
+    """Fields that the spec cannot honour, each reported at the key to remove."""
+    found = []
+    source, overrides = spec.get("source"), _mapping(spec, "overrides")
+    for name, only in SOURCE_ONLY.items():
+        if overrides.get(name) is not None and source in SOURCE_TYPES and source != only:
+            found.append(Diagnostic(doc.span(OVERRIDES + (name,), prefer_key=True),
+                                    f"{name} applies only to source: {only}",
+                                    f"this spec's source is {source!r}: remove {name}"))
+    if overrides.get("flush_ms") is not None:
+        found.append(Diagnostic(doc.span(OVERRIDES + ("flush_ms",), prefer_key=True),
+                                "flush_ms is not supported: the store writes every batch as soon as it "
+                                "arrives (one transaction per batch), so there is no flush interval to set",
+                                "remove flush_ms; batch_size sets how many ticks the source hands on at once"))
+    if spec.get("duration_sec") is not None and run.get("duration") is not None:
+        found.append(Diagnostic(doc.span(SPEC + ("duration_sec",), prefer_key=True),
+                                "the run duration is given twice: duration_sec and run.duration",
+                                "keep one of them"))
+    for name in ("tenant_id", "pipeline_id"):
+        if name in _mapping(run, "labels"):
+            found.append(Diagnostic(doc.span(("run", "labels", name), prefer_key=True),
+                                    f"label {name!r} comes from the classic spec's {name}",
+                                    "remove it from run.labels"))
+    return found
+
+
+def _given(overrides: ClassicOverrides, name: str, default: object) -> tuple[object, tuple | None]:
+    """An override's value and the path it was set at, or the default and None."""
+    value = getattr(overrides, name)
+    return (value, OVERRIDES + (name,)) if value is not None else (default, None)
+
+
+def _node(spans: _Spans, index: int, at: tuple, node: dict, params: dict[str, tuple]) -> dict:
+    """Node ``index`` of the lowered DAG, pointing at the classic field ``at``.
+
+    ``params`` maps each param to its value and the classic path that set it (None: a default,
+    which points at ``at`` too). The node's id points at the key of ``at``.
+    """
+    base = ("dag", "nodes", index)
+    for part in ((), ("type",), ("params",)):
+        spans.point(base + part, at)
+    spans.point(base + ("id",), at)
+    spans.values[base + ("id",)] = spans.keys[base + ("id",)]
+    for name, (_value, where) in params.items():
+        spans.point(base + ("params", name), where or at)
+    return {**node, "params": {name: value for name, (value, _where) in params.items()}}
+
+
+def _source(spec: ClassicSpec, overrides: ClassicOverrides, spans: _Spans) -> dict:
+    node_type = SOURCE_TYPES[spec.source]
+    params: dict[str, tuple] = {}
+    if spec.symbols is not None:
+        params["symbols"] = (list(spec.symbols), SPEC + ("symbols",))
+    if overrides.batch_size is not None:
+        params["batch_size"] = (overrides.batch_size, OVERRIDES + ("batch_size",))
+    if spec.source == "synthetic":
+        params["rate"] = _given(overrides, "ticks_per_sec", DEFAULT_TICKS_PER_SEC)
+    elif spec.source == "replay":
+        params["path"] = _given(overrides, "replay_path", None)
+        params["speed"] = _given(overrides, "replay_speed", DEFAULT_REPLAY_SPEED)
+    elif "stream" in REGISTRY[node_type].params.model_fields:
+        params["stream"] = ("trades", None)  # bars are built from trades, not from quote midpoints
+    return _node(spans, 0, SPEC + ("source",), {"id": SOURCE_ID, "type": node_type}, params)
+
+
+def _bars(overrides: ClassicOverrides, spans: _Spans) -> dict:
+    window, window_at = _given(overrides, "bar_window_sec", DEFAULT_BAR_WINDOW_SEC)
+    lateness, lateness_at = _given(overrides, "bar_allowed_lateness_sec", DEFAULT_LATENESS_SEC)
+    params = {"window": (seconds_text(window), window_at),
+              "allowed_lateness": (seconds_text(lateness), lateness_at)}
+    return _node(spans, 1, SPEC + ("operator",), {"id": BARS_ID, "type": "operator.resample_ohlc"}, params)
+
+
+def _store(spec: ClassicSpec, overrides: ClassicOverrides, spans: _Spans) -> dict:
+    params = {"url": _given(overrides, "database_url", default_store_url(spec))}
+    return _node(spans, 2, SPEC + ("sink",), {"id": STORE_ID, "type": "sink.store"}, params)
+
+
+def _run(doc: Document, spec: ClassicSpec, spans: _Spans) -> dict:
+    """The file's run section plus the spec's duration and its ids as metrics labels."""
+    run = copy.deepcopy(doc.data.get("run") or {})
+    spans.keep(("run",))
+    if ("run",) not in spans.values:
+        spans.point(("run",), SPEC)
+    if spec.duration_sec is not None:
+        run["duration"] = seconds_text(spec.duration_sec)
+        spans.point(("run", "duration"), SPEC + ("duration_sec",))
+    labels = run.setdefault("labels", {})
+    if ("run", "labels") not in spans.values:
+        spans.point(("run", "labels"), SPEC)
+    for name in ("tenant_id", "pipeline_id"):
+        labels[name] = getattr(spec, name)
+        spans.point(("run", "labels", name), SPEC + (name,))
+    return run
+
+
+def lower_classic(doc: Document) -> tuple[Document, list[Diagnostic]]:
+    """Return a DAG config as it is, or the DAG form of a classic one, with the problems found.
+
+    Problems that leave nothing to lower (a spec that does not validate, an unavailable
+    source) raise :class:`DiagnosticError` at once, together with every other problem of the
+    spec; the rest are returned so that they are reported with those of the lowered graph.
+    """
+    if not isinstance(doc.data, dict) or doc.data.get("mode") != "classic":
+        return doc, []
+    raw_spec = _mapping(doc.data, *SPEC)
+    problems = _field_problems(raw_spec, _mapping(doc.data, "run"), doc)
+    fatal = _source_problems(raw_spec, doc)
+    try:
+        job = ClassicJobSpec.model_validate(doc.data)
+    except ValidationError as exc:
+        raise DiagnosticError(diagnostics_from(exc, doc, ClassicJobSpec) + fatal + problems) from None
+    if fatal:
+        raise DiagnosticError(fatal + problems)
+    spec = job.classic.spec
+    overrides = spec.overrides or ClassicOverrides()
+    spans = _Spans(doc)
+    for key in ("name", "mode", "description"):
+        spans.keep((key,))
+    spans.point((), ())
+    spans.point(("dag",), ("classic",))
+    spans.point(("dag", "nodes"), SPEC)
+    nodes = [_source(spec, overrides, spans), _bars(overrides, spans), _store(spec, overrides, spans)]
+    spans.point(("dag", "edges"), SPEC)
+    for index, at in enumerate(("operator", "sink")):
+        spans.point(("dag", "edges", index), SPEC + (at,))
+    data = {"name": doc.data["name"], "mode": "dag", "dag": {
+        "nodes": nodes, "edges": [[SOURCE_ID, BARS_ID], [BARS_ID, STORE_ID]]}}
+    if "description" in doc.data:
+        data["description"] = doc.data["description"]
+    data["run"] = _run(doc, spec, spans)
+    lowered = Document(file=doc.file, text=doc.text, data=data, values=spans.values, keys=spans.keys,
+                       texts=doc.texts)
+    return lowered, problems

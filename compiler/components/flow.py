@@ -1,0 +1,138 @@
+"""Flow-control operators: deduplicate (event time), throttle and buffer (processing time).
+
+Each is a runtime_lib class that the generated code instantiates; records pass through
+unchanged, so the output schema is the input schema.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from ..expressions import parse_expression
+from .base import Component, Duration, Params
+from .keys import key_code
+
+DEDUPE_DEFAULT_KEY = "(symbol, ts, price, size)"
+DEFAULT_MAX_PENDING = 100_000
+
+
+class DeduplicateParams(Params):
+    """Drop a record when a record with the same key was emitted less than ``ttl`` away in event time."""
+
+    key: str | None = Field(
+        None, description=f"expression for the duplicate key; default {DEDUPE_DEFAULT_KEY}"
+    )
+    key_fn: str | None = Field(None, description='seed style: \'lambda x: (x["symbol"], x["price"])\'')
+    ttl: Duration = Field(description="how long in event time an emitted key suppresses repeats")
+
+    @model_validator(mode="after")
+    def _one_key(self) -> "DeduplicateParams":
+        if self.key is not None and self.key_fn is not None:
+            raise ValueError("operator.deduplicate takes key or key_fn, not both")
+        return self
+
+    @field_validator("ttl")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("ttl must be longer than 0")
+        return value
+
+    def key_param(self) -> tuple[str, str] | None:
+        """The param name holding the key and its text, or None for the default key."""
+        if self.key_fn is not None:
+            return "key_fn", self.key_fn
+        return ("key", self.key) if self.key is not None else None
+
+    def key_text(self) -> str:
+        """The key expression in force (the default when neither key nor key_fn is given)."""
+        given = self.key_param()
+        return given[1] if given else DEDUPE_DEFAULT_KEY
+
+
+class ThrottleParams(Params):
+    """A token bucket in processing time: ``rate`` records per second, bursts up to ``burst``."""
+
+    rate: float = Field(gt=0, allow_inf_nan=False, strict=True, description="records per second (per key)")
+    burst: int | None = Field(None, ge=1, strict=True, description="bucket size; default: rate rounded up")
+    key: str | None = Field(None, description="expression: one bucket per key (default: one for the stream)")
+    on_excess: Literal["drop", "delay"] = Field(
+        "drop", description="drop (counted) or hold until tokens refill"
+    )
+    max_pending: int = Field(
+        DEFAULT_MAX_PENDING,
+        ge=1,
+        strict=True,
+        description="delay: most records held; beyond, the oldest are dropped",
+    )
+
+    @model_validator(mode="after")
+    def _pending_needs_delay(self) -> "ThrottleParams":
+        if "max_pending" in self.model_fields_set and self.on_excess != "delay":
+            raise ValueError("max_pending applies only with on_excess: delay")
+        return self
+
+    def burst_size(self) -> int:
+        """The bucket size in force: ``burst``, else the rate rounded up."""
+        return self.burst if self.burst is not None else math.ceil(self.rate)
+
+
+class BufferParams(Params):
+    """Re-batch records: batches of ``max_items``, or fewer once the oldest waited ``max_wait``."""
+
+    max_items: int = Field(ge=1, strict=True, description="records per released batch")
+    max_wait: Duration = Field(description="processing time the oldest held record may wait (0s: never hold)")
+
+
+def _dedupe_kwargs(params: DeduplicateParams) -> dict:
+    return {"key": key_code(parse_expression(params.key_text())), "ttl_ns": params.ttl}
+
+
+def _dedupe_requires(params: DeduplicateParams) -> list[tuple[tuple, str]]:
+    needed = ["ts"] if params.key_param() else parse_expression(DEDUPE_DEFAULT_KEY).field_names()
+    return [(("type",), name) for name in needed]
+
+
+def _throttle_kwargs(params: ThrottleParams) -> dict:
+    return {
+        "rate": params.rate,
+        "burst": params.burst_size(),
+        "key": key_code(parse_expression(params.key)) if params.key is not None else None,
+        "on_excess": params.on_excess,
+        "max_pending": params.max_pending,
+    }
+
+
+COMPONENTS = (
+    Component(
+        "operator.deduplicate",
+        DeduplicateParams,
+        "drop records whose key was emitted less than ttl earlier in event time",
+        output=lambda params, upstream: upstream,
+        runtime="runtime_lib.operators.deduplicate:Deduplicate",
+        kwargs=_dedupe_kwargs,
+        expressions=lambda params: {(p[0],): p[1] for p in [params.key_param()] if p},
+        requires=_dedupe_requires,
+    ),
+    Component(
+        "operator.throttle",
+        ThrottleParams,
+        "token-bucket rate limit in processing time; drop or delay the excess",
+        output=lambda params, upstream: upstream,
+        runtime="runtime_lib.operators.throttle:Throttle",
+        kwargs=_throttle_kwargs,
+        expressions=lambda params: {("key",): params.key} if params.key is not None else {},
+    ),
+    Component(
+        "operator.buffer",
+        BufferParams,
+        "re-batch records: max_items per batch, or fewer after max_wait",
+        output=lambda params, upstream: upstream,
+        runtime="runtime_lib.operators.buffer:Buffer",
+        kwargs=lambda params: {"max_items": params.max_items, "max_wait_ns": params.max_wait},
+        batch_limit=lambda params: params.max_items,
+    ),
+)
