@@ -38,8 +38,7 @@ def load_client_library() -> ModuleType:
             return importlib.import_module(chosen)
         except ImportError as exc:
             raise JobError(
-                f"{CLIENT_ENV_VAR}={chosen} but {chosen} cannot be imported ({exc}); "
-                f"pip install {chosen}"
+                f"{CLIENT_ENV_VAR}={chosen} but {chosen} cannot be imported ({exc}); pip install {chosen}"
             ) from None
     for name in CLIENT_LIBRARIES:
         try:
