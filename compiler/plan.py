@@ -36,8 +36,9 @@ def _reason(pipeline: Pipeline, source: Node, target: Node) -> str:
         return f"routing: {source.id!r} sends each record to one of its {graph.out_degree(source.id)} successors"
     if port is not None:
         return f"side output: {source.id!r} sends its {port} records to {target.id!r}"
-    if graph.out_degree(source.id) > 1:
-        return f"fan-out: {source.id!r} feeds {graph.out_degree(source.id)} nodes, each gets the batch"
+    fed = len(pipeline.main_successors(source.id))
+    if fed > 1:
+        return f"fan-out: {source.id!r} feeds {fed} nodes, each gets the batch"
     if graph.in_degree(target.id) > 1:
         return f"union: {target.id!r} has {graph.in_degree(target.id)} inputs"
     if source.kind == "provider":
