@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo, WithJsonSchema
 
 from runtime_lib.timeutil import parse_duration_ns
 
@@ -27,6 +27,16 @@ def _duration(value: Any) -> int:
 
 Duration = Annotated[int, BeforeValidator(_duration), WithJsonSchema({"type": "string", "format": "duration"})]
 """A duration written with a unit (``1m``), held as integer nanoseconds."""
+
+
+def _longer_than_zero(value: int, info: ValidationInfo) -> int:
+    if value <= 0:
+        raise ValueError(f"{info.field_name} must be longer than 0")
+    return value
+
+
+PositiveDuration = Annotated[Duration, AfterValidator(_longer_than_zero)]
+"""A :data:`Duration` that must be longer than 0 (a window, a ttl)."""
 
 
 @dataclass(frozen=True)

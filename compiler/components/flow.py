@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from ..expressions import parse_expression
-from .base import Component, Duration, Params
+from .base import Component, Duration, PositiveDuration, Params
 from .keys import key_code
 
 DEDUPE_DEFAULT_KEY = "(symbol, ts, price, size)"
@@ -26,20 +26,13 @@ class DeduplicateParams(Params):
         None, description=f"expression for the duplicate key; default {DEDUPE_DEFAULT_KEY}"
     )
     key_fn: str | None = Field(None, description='seed style: \'lambda x: (x["symbol"], x["price"])\'')
-    ttl: Duration = Field(description="how long in event time an emitted key suppresses repeats")
+    ttl: PositiveDuration = Field(description="how long in event time an emitted key suppresses repeats")
 
     @model_validator(mode="after")
     def _one_key(self) -> "DeduplicateParams":
         if self.key is not None and self.key_fn is not None:
             raise ValueError("operator.deduplicate takes key or key_fn, not both")
         return self
-
-    @field_validator("ttl")
-    @classmethod
-    def _positive(cls, value: int) -> int:
-        if value <= 0:
-            raise ValueError("ttl must be longer than 0")
-        return value
 
     def key_param(self) -> tuple[str, str] | None:
         """The param name holding the key and its text, or None for the default key."""

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from runtime_lib.timeutil import format_duration
 
 from ..expressions import parse_expression
 from ..schema import BAR, BAR_FIELDS, Schema
-from .base import Component, Duration, Params
+from .base import Component, Duration, PositiveDuration, Params
 from .keys import key_code
 
 GETTERS = ("get_symbol", "get_price", "get_time")
@@ -21,7 +21,7 @@ BAR_MARKERS = ("open", "high", "low", "close", "volume")
 class ResampleParams(Params):
     """Event-time OHLC bars over tumbling windows ``[start, start + window)``, per key."""
 
-    window: Duration = Field(description="bar width: 1s, 1m, 5m, 1h, ...")
+    window: PositiveDuration = Field(description="bar width: 1s, 1m, 5m, 1h, ...")
     key: str = Field(
         "symbol",
         description="expression that groups ticks into series (default: get_symbol if given, else symbol)",
@@ -48,13 +48,6 @@ class ResampleParams(Params):
     get_time: str | None = Field(
         None, description="seed style: a lambda giving ns since the epoch, instead of ts"
     )
-
-    @field_validator("window")
-    @classmethod
-    def _positive(cls, value: int) -> int:
-        if value <= 0:
-            raise ValueError("window must be longer than 0")
-        return value
 
     def key_param(self) -> str:
         """The param holding the key in force: ``key`` if written or without ``get_symbol``."""

@@ -5,14 +5,14 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from runtime_lib.operators.aggregates import AGGREGATES
 
 from ..expressions import ExpressionError, parse_expression
 from ..schema import Schema
 from ..suggest import did_you_mean
-from .base import Code, Component, Duration, Params
+from .base import Code, Component, Duration, PositiveDuration, Params
 from .keys import key_code
 
 WINDOW_FIELDS = ("ts", "window_end")
@@ -22,7 +22,7 @@ EXAMPLES = {"count": "count() or count(bid)", "vwap": "vwap(price, size)"}
 class WindowParams(Params):
     """Aggregate each key's records over tumbling event-time windows ``[start, start + window)``."""
 
-    window: Duration = Field(description="window width: 1s, 1m, 5m, 1h, ...")
+    window: PositiveDuration = Field(description="window width: 1s, 1m, 5m, 1h, ...")
     key: str = Field(
         "symbol", description="expression that groups records: a field, a tuple of fields, or any expression"
     )
@@ -37,13 +37,6 @@ class WindowParams(Params):
     late: str = Field(
         "drop", min_length=1, description="drop (count late records), or the id of a node that receives them"
     )
-
-    @field_validator("window")
-    @classmethod
-    def _positive(cls, value: int) -> int:
-        if value <= 0:
-            raise ValueError("window must be longer than 0")
-        return value
 
 
 class AggError(Exception):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import gzip
 import math
@@ -11,8 +10,9 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import IO
 
 from ..errors import JobError
-from ..timeutil import NS_PER_SECOND, parse_timestamp_ns
+from ..timeutil import parse_timestamp_ns
 from .base import DEFAULT_BATCH_SIZE, Source
+from .pacing import tick_batches
 
 REQUIRED_COLUMNS = ("symbol", "ts", "price", "size")
 OPTIONAL_COLUMNS = ("bid", "ask", "bid_size", "ask_size", "exchange")
@@ -116,46 +116,6 @@ def _number(path: str, line: int, name: str, text: str) -> int | float:
     return value
 
 
-async def unpaced_batches(ticks: Iterator[dict], batch_size: int) -> AsyncIterator[list[dict]]:
-    """Yield ``ticks`` in lists of up to ``batch_size``, letting other tasks run in between."""
-    batch: list[dict] = []
-    for tick in ticks:
-        batch.append(tick)
-        if len(batch) >= batch_size:
-            yield batch
-            batch = []
-            await asyncio.sleep(0)
-    if batch:
-        yield batch
-
-
-async def paced_batches(ticks: Iterator[dict], speed: float, batch_size: int) -> AsyncIterator[list[dict]]:
-    """Yield ``ticks`` when their event time is due: ``ts`` is released ``(ts - ts_first) / speed``
-    seconds after the first tick. Ticks already due travel together, up to ``batch_size``."""
-    loop = asyncio.get_running_loop()
-    scale = 1.0 / (NS_PER_SECOND * speed)
-    start = first_ts = None
-    batch: list[dict] = []
-    for tick in ticks:
-        if first_ts is None:
-            start, first_ts = loop.time(), tick["ts"]
-        due = start + (tick["ts"] - first_ts) * scale
-        if due > loop.time():
-            if batch:
-                yield batch
-                batch = []
-            delay = due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        batch.append(tick)
-        if len(batch) >= batch_size:
-            yield batch
-            batch = []
-            await asyncio.sleep(0)
-    if batch:
-        yield batch
-
-
 class ReplaySource(Source):
     """Replay a tick file; ``speed`` 0 runs unpaced, ``speed`` s > 0 runs s times real time.
 
@@ -185,15 +145,10 @@ class ReplaySource(Source):
     async def batches(self) -> AsyncIterator[list[dict]]:
         """Yield the file's ticks in file order, in lists of up to ``batch_size``."""
         self._ticks = ticks = read_ticks(self.path, self.symbols)
-        if self.speed > 0:
-            stream = paced_batches(ticks, self.speed, self.batch_size)
-        else:
-            stream = unpaced_batches(ticks, self.batch_size)
         try:
-            async for batch in stream:
+            async for batch in tick_batches(ticks, self.speed, self.batch_size):
                 yield batch
         finally:
-            await stream.aclose()
             await self.close()
 
     async def close(self) -> None:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 
 from ..timeutil import NS_PER_SECOND
 from .base import DEFAULT_BATCH_SIZE, Source
-from .replay import paced_batches, unpaced_batches
+from .pacing import tick_batches
 
 DEFAULT_START_TS = 1_704_205_800_000_000_000  # 2024-01-02T14:30:00Z, a US market open
 DEFAULT_STEP_NS = 1_000_000  # 1 ms of event time per tick when unpaced
@@ -102,12 +102,5 @@ class SyntheticSource(Source):
     async def batches(self) -> AsyncIterator[list[dict]]:
         """Yield the ticks in lists of up to ``batch_size``, paced when ``rate`` > 0."""
         ticks = synthetic_ticks(self.symbols, self.seed, self.count, self.start_ts, self.step_ns)
-        if self.rate > 0:
-            stream = paced_batches(ticks, 1.0, self.batch_size)
-        else:
-            stream = unpaced_batches(ticks, self.batch_size)
-        try:
-            async for batch in stream:
-                yield batch
-        finally:
-            await stream.aclose()
+        async for batch in tick_batches(ticks, 1.0 if self.rate > 0 else 0.0, self.batch_size):
+            yield batch
