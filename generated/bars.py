@@ -71,8 +71,8 @@ def build(ctx):
                 fail_liquid(r, exc)
         n = len(batch)
         n_out = len(out)
-        kept = n_out + stats_liquid.errors - errors_before
-        stats_liquid.dropped += n - kept
+        set_aside = stats_liquid.errors - errors_before
+        stats_liquid.dropped += n - set_aside - n_out
         stats_liquid.add(n, n_out)
         if out:
             to_bars_1m(out)
@@ -83,7 +83,8 @@ def build(ctx):
         if released:
             to_store(released)
 
-    # Where each source and stateful operator sends its output.
+    # Where each source sends its batches, and where each stateful operator sends what its
+    # timers and the end of the stream release (what a batch releases is pushed above).
     ctx.connect("ticks", to_liquid)
     ctx.connect("bars_1m", to_store)
 

@@ -82,7 +82,8 @@ def build(ctx):
             part = released[start : start + 100]
             to_out(part)
 
-    # Where each source and stateful operator sends its output.
+    # Where each source sends its batches, and where each stateful operator sends what its
+    # timers and the end of the stream release (what a batch releases is pushed above).
     ctx.connect("ticks", to_price_changes)
     ctx.connect("price_changes", to_capped)
     ctx.connect("capped", to_batches)

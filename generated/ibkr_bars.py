@@ -91,7 +91,8 @@ def build(ctx):
         if released:
             to_store(released)
 
-    # Where each source and stateful operator sends its output.
+    # Where each source sends its batches, and where each stateful operator sends what its
+    # timers and the end of the stream release (what a batch releases is pushed above).
     ctx.connect("quotes", to_unique)
     ctx.connect("unique", to_bars_1m)
     ctx.connect("bars_1m", to_store)

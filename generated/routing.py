@@ -74,7 +74,7 @@ def build(ctx):
 
     # fused into one loop: 'enrich' -> 'sane' -> 'shard' -> 'by_kind'
     def to_enrich(batch):
-        """One pass over the batch; what survives is handed on as one batch."""
+        """One pass over the batch; each record goes to the batch of the node it is routed to."""
         out_etfs = []
         out_stocks = []
         route = {"SPY": out_etfs.append, "QQQ": out_etfs.append}.get
@@ -102,12 +102,12 @@ def build(ctx):
                 fail_enrich(r, exc)
         n = len(batch)
         n_out = len(out_etfs) + len(out_stocks)
-        kept = n_out + stats_enrich.errors - errors_before
-        stats_enrich.add(n, n)
-        stats_sane.dropped += n - kept
-        stats_sane.add(n, kept)
-        stats_shard.add(kept, kept)
-        stats_by_kind.add(kept, n_out)
+        set_aside = stats_enrich.errors - errors_before
+        stats_enrich.add(n, n - set_aside)
+        stats_sane.dropped += n - set_aside - n_out
+        stats_sane.add(n - set_aside, n_out)
+        stats_shard.add(n_out, n_out)
+        stats_by_kind.add(n_out, n_out)
         if out_etfs:
             to_etfs(out_etfs)
         if out_stocks:
@@ -122,7 +122,8 @@ def build(ctx):
         if side:
             to_late_ticks(side)
 
-    # Where each source and stateful operator sends its output.
+    # Where each source sends its batches, and where each stateful operator sends what its
+    # timers and the end of the stream release (what a batch releases is pushed above).
     ctx.connect("ticks", to_enrich)
     ctx.connect("stocks", to_store)
 

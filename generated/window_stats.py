@@ -66,7 +66,8 @@ def build(ctx):
         if released:
             to_out(released)
 
-    # Where each source and stateful operator sends its output.
+    # Where each source sends its batches, and where each stateful operator sends what its
+    # timers and the end of the stream release (what a batch releases is pushed above).
     ctx.connect("ticks", to_stats_1m)
     ctx.connect("stats_1m", to_out)
 

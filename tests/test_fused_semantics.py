@@ -149,3 +149,29 @@ def test_unknown_source_in_run_local_is_refused():
     module = load_compiled(_chain('type: operator.filter, params: {where: "size > 0"}'))
     with pytest.raises(ValueError, match="not a source of this job: nope"):
         module.run_local({"nope": []})
+
+
+def test_counters_balance_when_records_are_set_aside_and_dropped():
+    """Every member: in = out + dropped (+ errors on the first); the set-aside record leaves at once."""
+    from runtime_lib.context import LocalContext
+
+    module = load_compiled(_chain(
+        'type: operator.filter, params: {where: "1 / size > 0"}',
+        'type: operator.filter, params: {where: "size >= 300"}',
+        'type: operator.filter, params: {where: "price < 250"}',
+        'type: operator.map, params: {fields: {twice: "price * 2"}}',
+    ))
+    ctx = LocalContext()
+    module.build(ctx)
+    ctx.outputs["ticks"](TICKS)
+    stats = [ctx.node_stats[f"n{i}"] for i in range(4)]
+    zero = sum(t["size"] == 0 for t in TICKS)
+    big = [t for t in TICKS if t["size"] >= 300]
+    kept = [t for t in big if t["price"] < 250]
+    assert [(s.events_in, s.events_out, s.dropped, s.errors) for s in stats] == [
+        (len(TICKS), len(TICKS) - zero, 0, zero),  # 1 / 0 raises: set aside, not dropped
+        (len(TICKS) - zero, len(big), len(TICKS) - zero - len(big), 0),
+        (len(big), len(kept), len(big) - len(kept), 0),
+        (len(kept), len(kept), 0, 0),
+    ]
+    assert len(ctx.collected["out"]) == len(kept) > 0

@@ -149,7 +149,7 @@ class ChainWriter:
             if key is None:
                 unpacks = True
                 continue
-            sub = Expression(expr.text, value, expr.record_name, expr.fields, expr.uses_math)
+            sub = Expression(expr.text, value, expr.record_name, expr.fields, expr.uses_math, expr.reads_whole_record)
             computed[key.value] = self._render(sub)
         keep = None if unpacks else list(computed)
         self._assign(computed, keep=keep)

@@ -19,6 +19,9 @@ from .names import Names
 from .run_defaults import run_defaults
 
 _CORE_IMPORT = "from runtime_lib.job import main, run_local_job"
+# Names the module skeleton and the loops use at module level; runtime classes never take them.
+_MODULE_NAMES = ("main", "run_local_job", "build", "run_local", "math", "itemgetter", "stable_hash",
+                 "env_text", "JOB_NAME", "CONFIG_SHA256", "RUN_DEFAULTS")
 BLACK_MODE = black.Mode(line_length=100)
 
 
@@ -70,15 +73,23 @@ class _ModuleWriter:
         self.pipeline = plan.pipeline
         self.names = Names()
         self.imports: set[str] = {_CORE_IMPORT}
+        self.classes: dict[str, str] = {}
+        for reserved in _MODULE_NAMES:
+            self.names.claim(reserved)
         self.constructions: list[dict] = []
         self.functions: list[str] = []
         self.wiring: list[str] = []
         self.entry = {n.id: self.names.take("to", n.id) for n in plan.nodes if n.kind != "provider"}
 
     def _runtime_class(self, node: Node) -> str:
-        module, cls = node.component.runtime.split(":")
-        self.imports.add(f"from {module} import {cls}")
-        return cls
+        """The local name of the node's runtime class, imported under an alias if another class
+        (a plugin's, say) or a name the module uses already has that name."""
+        if node.component.runtime not in self.classes:
+            module, cls = node.component.runtime.split(":")
+            local = self.names.claim(cls)
+            self.imports.add(f"from {module} import {cls}" + (f" as {local}" if local != cls else ""))
+            self.classes[node.component.runtime] = local
+        return self.classes[node.component.runtime]
 
     def _kwargs(self, node: Node) -> dict:
         schema = node.input_schema
@@ -139,7 +150,7 @@ class _ModuleWriter:
             if member is members[-1]:
                 lines.append(f"{fail_var} = " + call("ctx.failures", tuple(m.id for m in members)))
             self._construct(member, *lines)
-            comment = f"{member.location} node {member.id!r}: {comment_text(_summary(member))}"
+            comment = comment_text(f"{member.location} node {member.id!r}: {_summary(member)}")
             writer.add(member, stats_var, comment, count_drops=index != last_dropper)
         targets = {s.id: self.entry[s.id] for s in self.pipeline.successors(node.id)}
         code = writer.finish(targets)
@@ -188,21 +199,21 @@ class _ModuleWriter:
 def _counter_lines(members: list[MemberCount]) -> list[str]:
     """Per-member counter updates, computed once per batch after the loop.
 
-    Records that raised are set aside (counted as errors of the first member) and leave the
-    chain at the last member, so ``kept`` = output + set aside.
+    Records set aside because an expression raised are counted as errors of the first member
+    and leave the chain there, so every member balances: in = out + dropped (+ errors).
     """
-    lines, flowing = [], "n"
-    if any(m.derived for m in members):
-        lines.append(f"kept = n_out + {members[0].stats_var}.errors - errors_before")
+    first = members[0].stats_var
+    lines, flowing = [f"set_aside = {first}.errors - errors_before"], "n"
     for index, member in enumerate(members):
+        passed = f"{flowing} - set_aside" if index == 0 else flowing
         if member.drop_var:
-            out = f"{flowing} - {member.drop_var}"
+            out = f"{passed} - {member.drop_var}"
             lines.append(f"{member.stats_var}.dropped += {member.drop_var}")
-        elif member.derived:
-            out = "kept"
-            lines.append(f"{member.stats_var}.dropped += {flowing} - kept")
+        elif member.derived:  # the last member that drops: what it did not pass on, it dropped
+            out = "n_out"
+            lines.append(f"{member.stats_var}.dropped += {passed} - n_out")
         else:
-            out = flowing
+            out = passed
         if index == len(members) - 1:
             out = "n_out"
         lines.append(f"{member.stats_var}.add({flowing}, {out})")

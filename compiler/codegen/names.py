@@ -19,6 +19,20 @@ class Names:
     def __init__(self) -> None:
         self._taken: set[str] = set()
 
+    def claim(self, name: str) -> str:
+        """``name`` itself if no one has it yet, else ``name_2``, ``name_3``, ...
+
+        >>> names = Names()
+        >>> names.claim("JsonlSink"), names.claim("JsonlSink")
+        ('JsonlSink', 'JsonlSink_2')
+        """
+        candidate, n = name, 1
+        while candidate in self._taken or keyword.iskeyword(candidate):
+            n += 1
+            candidate = f"{name}_{n}"
+        self._taken.add(candidate)
+        return candidate
+
     def take(self, prefix: str, text: str) -> str:
         """A fresh identifier ``prefix_<slug of text>``, numbered if the slug is taken."""
         slug = _NOT_IDENT.sub("_", text.encode("ascii", "ignore").decode()).strip("_")[:40] or "x"

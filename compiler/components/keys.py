@@ -40,13 +40,20 @@ def key_code(expr: Expression) -> Code:
     "itemgetter('symbol')"
     >>> key_code(parse_expression("(symbol, price)")).text
     "lambda r: (r['symbol'], r['price'])"
+    >>> key_code(parse_expression("lambda x: x['symbol'][0]")).text
+    "lambda r: r['symbol'][0]"
     >>> with optional_fields(["bid"]):
     ...     key_code(parse_expression("(symbol, bid)")).text
     "lambda r: (r['symbol'], r.get('bid', None))"
     """
     optional = _OPTIONAL.get()
     body = expr.body
-    plain = isinstance(body, ast.Name) or (isinstance(body, ast.Subscript) and expr.record_name and len(expr.fields) == 1)
+    plain = isinstance(body, ast.Name) or (
+        isinstance(body, ast.Subscript)
+        and isinstance(body.value, ast.Name)
+        and body.value.id == expr.record_name
+        and isinstance(body.slice, ast.Constant)
+    )
     if plain and expr.fields[0].name not in optional:
         return Code(f"itemgetter({expr.fields[0].name!r})", ("from operator import itemgetter",))
 

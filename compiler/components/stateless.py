@@ -101,6 +101,9 @@ def _map_check(params: MapParams) -> list[tuple[tuple, str, str | None]]:
         if built is None:
             problems.append(((name,), f"{name} must build a record as a {{...}} mapping with quoted keys",
                              "for example {'symbol': symbol, 'mid': (bid + ask) / 2}"))
+        elif _unpack_not_first(text):
+            problems.append(((name,), "**x must come first in the record it builds",
+                             "write {**x, 'field': ...}: the fields after it replace the record's"))
     if params.is_plugin():
         if not PLUGIN_PATH.match(params.fn.strip()):
             problems.append((("fn",), f"not a plugin path: {params.fn!r}", "write a lambda, or package.module:function"))
@@ -109,6 +112,12 @@ def _map_check(params: MapParams) -> list[tuple[tuple, str, str | None]]:
             if missing:
                 problems.append((("fn",), missing, "install the package that provides it, or fix the path"))
     return problems
+
+
+def _unpack_not_first(text: str) -> bool:
+    """Whether a record expression unpacks the input anywhere but as its first item."""
+    keys = parse_expression(text).body.keys
+    return any(key is None for key in keys[1:])
 
 
 def _missing_plugin(path: str) -> str | None:

@@ -59,15 +59,16 @@ def build(ctx):
                 fail_enrich(r, exc)
         n = len(batch)
         n_out = len(out)
-        kept = n_out + stats_enrich.errors - errors_before
-        stats_enrich.add(n, n)
-        stats_big.dropped += n - kept
-        stats_big.add(n, kept)
-        stats_project.add(kept, n_out)
+        set_aside = stats_enrich.errors - errors_before
+        stats_enrich.add(n, n - set_aside)
+        stats_big.dropped += n - set_aside - n_out
+        stats_big.add(n - set_aside, n_out)
+        stats_project.add(n_out, n_out)
         if out:
             to_out(out)
 
-    # Where each source and stateful operator sends its output.
+    # Where each source sends its batches, and where each stateful operator sends what its
+    # timers and the end of the stream release (what a batch releases is pushed above).
     ctx.connect("ticks", to_enrich)
 
 

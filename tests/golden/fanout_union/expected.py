@@ -88,8 +88,8 @@ def build(ctx):
                 fail_blocks(r, exc)
         n = len(batch)
         n_out = len(out)
-        kept = n_out + stats_blocks.errors - errors_before
-        stats_blocks.dropped += n - kept
+        set_aside = stats_blocks.errors - errors_before
+        stats_blocks.dropped += n - set_aside - n_out
         stats_blocks.add(n, n_out)
         if out:
             to_tag(out)
@@ -110,8 +110,8 @@ def build(ctx):
                 fail_odd_lots(r, exc)
         n = len(batch)
         n_out = len(out)
-        kept = n_out + stats_odd_lots.errors - errors_before
-        stats_odd_lots.dropped += n - kept
+        set_aside = stats_odd_lots.errors - errors_before
+        stats_odd_lots.dropped += n - set_aside - n_out
         stats_odd_lots.add(n, n_out)
         if out:
             to_tag(out)
@@ -121,6 +121,7 @@ def build(ctx):
         """One pass over the batch; what survives is handed on as one batch."""
         out = []
         append = out.append
+        errors_before = stats_tag.errors
         for r in batch:
             try:
                 # tests/golden/fanout_union/config.yaml:15 node 'tag': fields block = size >= 1000
@@ -129,6 +130,7 @@ def build(ctx):
                 fail_tag(r, exc)
         n = len(batch)
         n_out = len(out)
+        set_aside = stats_tag.errors - errors_before
         stats_tag.add(n, n_out)
         if out:
             to_bars_5m(out)
@@ -140,7 +142,8 @@ def build(ctx):
         if released:
             to_store(released)
 
-    # Where each source and stateful operator sends its output.
+    # Where each source sends its batches, and where each stateful operator sends what its
+    # timers and the end of the stream release (what a batch releases is pushed above).
     ctx.connect("ticks", fanout_ticks)
     ctx.connect("bars_5m", to_store)
 

@@ -57,14 +57,15 @@ def build(ctx):
                 fail_m_os_system_x(r, exc)
         n = len(batch)
         n_out = len(out)
-        kept = n_out + stats_m_os_system_x.errors - errors_before
-        stats_m_os_system_x.add(n, n)
-        stats_f.dropped += n - kept
-        stats_f.add(n, n_out)
+        set_aside = stats_m_os_system_x.errors - errors_before
+        stats_m_os_system_x.add(n, n - set_aside)
+        stats_f.dropped += n - set_aside - n_out
+        stats_f.add(n - set_aside, n_out)
         if out:
             to_out(out)
 
-    # Where each source and stateful operator sends its output.
+    # Where each source sends its batches, and where each stateful operator sends what its
+    # timers and the end of the stream release (what a batch releases is pushed above).
     ctx.connect("src\"\"\" '''\nimport os #", to_m_os_system_x)
 
 

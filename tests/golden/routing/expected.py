@@ -53,11 +53,12 @@ def build(ctx):
 
     # fused into one loop: 'shard' -> 'by_symbol'
     def to_shard(batch):
-        """One pass over the batch; what survives is handed on as one batch."""
+        """One pass over the batch; each record goes to the batch of the node it is routed to."""
         out_tech = []
         out_index = []
         out_other = []
         route = {"AAPL": out_tech.append, "MSFT": out_tech.append, "SPY": out_index.append}.get
+        errors_before = stats_shard.errors
         for r in batch:
             try:
                 # tests/golden/routing/config.yaml:9 node 'shard': partition = stable_hash(symbol) % 4
@@ -68,8 +69,9 @@ def build(ctx):
                 fail_shard(r, exc)
         n = len(batch)
         n_out = len(out_tech) + len(out_index) + len(out_other)
-        stats_shard.add(n, n)
-        stats_by_symbol.add(n, n_out)
+        set_aside = stats_shard.errors - errors_before
+        stats_shard.add(n, n - set_aside)
+        stats_by_symbol.add(n - set_aside, n_out)
         if out_tech:
             to_tech(out_tech)
         if out_index:
@@ -93,13 +95,14 @@ def build(ctx):
                 fail_index(r, exc)
         n = len(batch)
         n_out = len(out)
-        kept = n_out + stats_index.errors - errors_before
-        stats_index.dropped += n - kept
+        set_aside = stats_index.errors - errors_before
+        stats_index.dropped += n - set_aside - n_out
         stats_index.add(n, n_out)
         if out:
             to_index_out(out)
 
-    # Where each source and stateful operator sends its output.
+    # Where each source sends its batches, and where each stateful operator sends what its
+    # timers and the end of the stream release (what a batch releases is pushed above).
     ctx.connect("ticks", to_shard)
 
 

@@ -91,12 +91,12 @@ def build(ctx):
                 fail_quoted(r, exc)
         n = len(batch)
         n_out = len(out)
-        kept = n_out + stats_quoted.errors - errors_before
+        set_aside = stats_quoted.errors - errors_before
         stats_quoted.dropped += drop_quoted
-        stats_quoted.add(n, n - drop_quoted)
-        stats_mid.dropped += n - drop_quoted - kept
-        stats_mid.add(n - drop_quoted, kept)
-        stats_shape.add(kept, n_out)
+        stats_quoted.add(n, n - set_aside - drop_quoted)
+        stats_mid.dropped += n - set_aside - drop_quoted - n_out
+        stats_mid.add(n - set_aside - drop_quoted, n_out)
+        stats_shape.add(n_out, n_out)
         if out:
             to_bars(out)
 
@@ -106,7 +106,8 @@ def build(ctx):
         if released:
             to_out(released)
 
-    # Where each source and stateful operator sends its output.
+    # Where each source sends its batches, and where each stateful operator sends what its
+    # timers and the end of the stream release (what a batch releases is pushed above).
     ctx.connect("ticks", to_quoted)
     ctx.connect("bars", to_out)
 
