@@ -88,7 +88,7 @@ def _add_port_edges(graph: nx.DiGraph, doc: Document, problems: list[Diagnostic]
             if target == node_id:
                 problems.append(Diagnostic(span, f"{node_id!r} cannot send its {port} output to itself"))
                 continue
-            targets.setdefault(target, port)
+            targets[target] = f"{targets[target]}, {port}" if target in targets else port
             attrs = graph.edges[node_id, target] if graph.has_edge(node_id, target) else {"span": span, "order": -1}
             graph.add_edge(node_id, target, **{**attrs, "port": targets[target]})
         if node.component.splits:

@@ -77,7 +77,8 @@ def compile_command(
                 diff = difflib.unified_diff(current.splitlines(True), compiled.source.splitlines(True),
                                             str(target), f"{target} (from {config})")
                 typer.echo("".join(diff), err=True)
-                typer.echo(f"{target} is stale: run `mdp compile {config}`", err=True)
+                state = "is stale" if target.exists() else "is missing"
+                typer.echo(f"{target} {state}: run `mdp compile {config}`", err=True)
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(compiled.source, encoding="utf-8")

@@ -33,7 +33,8 @@ def _reason(pipeline: Pipeline, source: Node, target: Node) -> str:
     graph = pipeline.graph
     port = pipeline.port(source.id, target.id)
     if source.splits:
-        return f"routing: {source.id!r} sends each record to one of its {graph.out_degree(source.id)} successors"
+        router = source.chain()[-1].id
+        return f"routing: {router!r} sends each record to one of its {graph.out_degree(source.id)} successors"
     if port is not None:
         return f"side output: {source.id!r} sends its {port} records to {target.id!r}"
     fed = len(pipeline.main_successors(source.id))

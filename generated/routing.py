@@ -9,7 +9,7 @@ Test it:  run_local({source id: [records]}) returns {sink id: [records]}.
 #   'ticks' (provider.replay) -> 'enrich'
 #   'enrich' (fused: 'enrich' -> 'sane' -> 'shard' -> 'by_kind') -> 'etfs', 'stocks'
 #   'etfs' (sink.jsonl)
-#   'stocks' (operator.resample_ohlc) -> 'late_ticks', 'store'
+#   'stocks' (operator.resample_ohlc) -> 'late_ticks' (late), 'store'
 #   'late_ticks' (sink.jsonl)
 #   'store' (sink.store)
 

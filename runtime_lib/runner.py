@@ -14,6 +14,7 @@ from .sources.base import Source
 
 log = logging.getLogger("mdp.job")
 TIMER_INTERVAL_S = 0.2
+DRAIN_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -69,8 +70,8 @@ class Run:
                 push(batch)
             for worker in self.ctx.workers.values():
                 await worker.wait_for_room()
-            if self.stop.is_set():
-                break
+            if self.stop.is_set() and not source.live:
+                break  # a live source is closed instead, and hands over what it still holds
 
     async def _timers(self, live: bool) -> None:
         while not self.stop.is_set():
@@ -100,13 +101,12 @@ class Run:
         try:
             await self._until_done(feeds, stopper, writers)
         finally:
-            for task in feeds + background + [stopper]:
-                task.cancel()
-            await asyncio.gather(*feeds, *background, stopper, return_exceptions=True)
-            for source in self.sources.values():
-                await source.close()
-            if self.failure is None:
-                self.ctx.flush_operators()
+            await self._stop_sources(feeds, background + [stopper])
+            try:
+                if self.failure is None:
+                    self.ctx.flush_operators()
+            except Exception as exc:  # the sinks are still drained and closed below
+                self.failure = exc
             for worker in self.ctx.workers.values():
                 await worker.close()
             results = await asyncio.gather(*writers, return_exceptions=True)
@@ -119,6 +119,26 @@ class Run:
                 raise result
         if self.failure is not None:
             raise self.failure
+
+    async def _stop_sources(self, feeds: list[asyncio.Task], background: list[asyncio.Task]) -> None:
+        """Stop the feeds. A live source is closed first and its feed left to push what the
+        source still held (up to ``DRAIN_TIMEOUT_S``); other feeds are cancelled at once."""
+        for task in background:
+            task.cancel()
+        live = [(task, source) for task, source in zip(feeds, self.sources.values()) if source.live]
+        for task, source in zip(feeds, self.sources.values()):
+            if not source.live:
+                task.cancel()
+        for task, source in live:
+            if not task.done():
+                await source.close()
+        if live:
+            await asyncio.wait([task for task, _ in live], timeout=DRAIN_TIMEOUT_S)
+        for task in feeds:
+            task.cancel()
+        await asyncio.gather(*feeds, *background, return_exceptions=True)
+        for source in self.sources.values():
+            await source.close()
 
     async def _until_done(self, feeds: list[asyncio.Task], stopper: asyncio.Task,
                           writers: list[asyncio.Task]) -> None:

@@ -224,7 +224,9 @@ def _counter_lines(members: list[MemberCount]) -> list[str]:
 def _plan_lines(plan: Plan) -> list[str]:
     lines = []
     for node in plan.nodes:
-        succ = ", ".join(repr(s.id) for s in plan.pipeline.successors(node.id))
+        ports = {n.id: port for port, n in plan.pipeline.port_successors(node.id)}
+        succ = ", ".join(f"{s.id!r} ({ports[s.id]})" if s.id in ports and not node.splits else repr(s.id)
+                         for s in plan.pipeline.successors(node.id))
         what = "fused: " + " -> ".join(repr(m.id) for m in node.members) if node.members else node.type
         lines.append(f"{node.id!r} ({what})" + (f" -> {succ}" if succ else ""))
     return lines

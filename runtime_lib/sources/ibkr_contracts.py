@@ -16,7 +16,7 @@ CLIENT_ENV_VAR = "MDP_IB_CLIENT"
 CLIENT_LIBRARIES = ("ib_insync", "ib_async")
 SEC_TYPES = ("STK", "FUT", "CASH", "IND", "CRYPTO")
 _SYMBOL_KEYS = ("symbol", "sec_type", "exchange", "currency", "primary_exchange", "expiry")
-_INSTALL_HINT = "pip install 'mdp[ibkr]'"
+_INSTALL_HINT = "pip install ib_insync (or ib_async), or the project's ibkr extra: pip install -e '.[ibkr]'"
 # Where IB lists instruments that SMART routing does not cover.
 _DEFAULT_EXCHANGE = {"CASH": "IDEALPRO", "CRYPTO": "PAXOS"}
 

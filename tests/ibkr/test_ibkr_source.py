@@ -498,7 +498,7 @@ def test_a_missing_client_library_says_how_to_install_it(monkeypatch):
     for name in ("ib_insync", "ib_async"):
         monkeypatch.setitem(sys.modules, name, None)  # makes the import fail
     with pytest.raises(
-        JobError, match=r"needs the IB client library ib_insync \(or ib_async\).*pip install 'mdp\[ibkr\]'"
+        JobError, match=r"needs the IB client library ib_insync \(or ib_async\).*pip install ib_insync .*'\.\[ibkr\]'"
     ):
         load_client_library()
 
