@@ -13,7 +13,7 @@ from .expressions import ExpressionError, parse_expression
 from .ir import Node, Pipeline
 from .load.document import Document
 from .pydantic_errors import diagnostics_from
-from .spec import JobSpec
+from .spec import JobSpec, NodeSpec
 from .suggest import did_you_mean
 
 
@@ -100,22 +100,51 @@ def _add_port_edges(graph: nx.DiGraph, doc: Document, problems: list[Diagnostic]
                                                f"add {target!r} to its routes or make it the default"))
 
 
+def _valid_parts(data: dict) -> tuple[list, list] | None:
+    """The nodes and edges that are well formed on their own, with their positions, from a
+    config whose whole shape did not validate: so one bad key does not hide the rest."""
+    dag = data.get("dag")
+    raw_nodes = dag.get("nodes") if isinstance(dag, dict) else None
+    if not isinstance(raw_nodes, list):
+        return None
+    nodes = []
+    for index, raw in enumerate(raw_nodes):
+        try:
+            nodes.append((index, NodeSpec.model_validate(raw)))
+        except ValidationError:  # already reported; kept as a placeholder if it has an id
+            if isinstance(raw, dict) and isinstance(raw.get("id"), str) and isinstance(raw.get("type"), str):
+                nodes.append((index, NodeSpec.model_construct(id=raw["id"], type=raw["type"], params=None)))
+    raw_edges = dag.get("edges") if isinstance(dag.get("edges"), list) else []
+    edges = [(index, tuple(edge)) for index, edge in enumerate(raw_edges)
+             if isinstance(edge, list) and len(edge) == 2 and all(isinstance(end, str) for end in edge)]
+    return nodes, edges
+
+
 def build(doc: Document, config_path: str) -> tuple[Pipeline, list[Diagnostic]]:
     """Build the IR graph and return it with every node- and edge-level problem found.
 
-    A config whose top-level shape is wrong raises :class:`DiagnosticError` at once. Nodes
+    Where the config's shape is wrong, the well-formed nodes and edges are still checked, so
+    every problem is reported at once; without a list of nodes it raises at once. Nodes
     whose type or params are wrong stay in the graph without a component, so that the graph
     checks that follow still see every edge.
     """
     if not isinstance(doc.data, dict):
         raise DiagnosticError([Diagnostic(doc.span(()), "a config is a mapping with name, mode and dag")])
+    problems: list[Diagnostic] = []
+    shape_ok = True
     try:
         spec = JobSpec.model_validate(doc.data)
+        name, run = spec.name, spec.run
+        nodes, edges = list(enumerate(spec.dag.nodes)), list(enumerate(spec.dag.edges))
     except ValidationError as exc:
-        raise DiagnosticError(diagnostics_from(exc, doc, JobSpec)) from None
-    problems: list[Diagnostic] = []
+        problems, shape_ok = diagnostics_from(exc, doc, JobSpec), False
+        parts = _valid_parts(doc.data)
+        if parts is None:
+            raise DiagnosticError(problems) from None
+        nodes, edges = parts
+        name, run = str(doc.data.get("name", "job")), None
     graph = nx.DiGraph()
-    for index, node_spec in enumerate(spec.dag.nodes):
+    for index, node_spec in nodes:
         if node_spec.id in graph:
             first = graph.nodes[node_spec.id]["node"]
             problems.append(
@@ -123,8 +152,12 @@ def build(doc: Document, config_path: str) -> tuple[Pipeline, list[Diagnostic]]:
                            f"first defined at line {first.span.line}")
             )
             continue
-        graph.add_node(node_spec.id, node=_build_node(doc, index, node_spec, problems))
-    for index, (source, target) in enumerate(spec.dag.edges):
+        if node_spec.params is None:  # a placeholder for a node whose own keys are wrong
+            node = Node(node_spec.id, node_spec.type, doc.span(("dag", "nodes", index, "id")), index)
+        else:
+            node = _build_node(doc, index, node_spec, problems)
+        graph.add_node(node_spec.id, node=node)
+    for index, (source, target) in edges:
         missing = [(pos, end) for pos, end in enumerate((source, target)) if end not in graph]
         for pos, end in missing:
             hint = did_you_mean(end, graph) or "node ids: " + ", ".join(graph)
@@ -137,4 +170,4 @@ def build(doc: Document, config_path: str) -> tuple[Pipeline, list[Diagnostic]]:
         graph.add_edge(source, target, span=doc.span(("dag", "edges", index)), order=index)
     _add_port_edges(graph, doc, problems)
     sha = hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
-    return Pipeline(spec.name, config_path, sha, graph, doc, run_defaults=spec.run), problems
+    return Pipeline(name, config_path, sha, graph, doc, run_defaults=run, complete=shape_ok), problems

@@ -68,6 +68,7 @@ class Pipeline:
     graph: nx.DiGraph
     doc: Document = field(compare=False, repr=False)
     warnings: tuple[Diagnostic, ...] = ()
+    complete: bool = True  # False when built from a config whose shape did not validate
     run_defaults: object | None = None  # the config's RunSpec: defaults of the generated module's run options
 
     def node(self, node_id: str) -> Node:

@@ -189,7 +189,9 @@ def validate(pipeline: Pipeline) -> tuple[Pipeline, list[Diagnostic]]:
     """Check the graph and every field reference; return the pipeline with schemas, and problems.
 
     Where the graph has cycles (an error already), fields are still checked on the rest of it.
+    A pipeline built from a config with shape errors skips the checks of sources, sinks and
+    inputs, which those errors (a misspelt ``edges``, a node without its keys) would set off.
     """
-    found = _cycles(pipeline) + _structure(pipeline)
+    found = _cycles(pipeline) + (_structure(pipeline) if pipeline.complete else [])
     checked, problems = _schemas(_acyclic_part(pipeline))
     return checked, found + problems
