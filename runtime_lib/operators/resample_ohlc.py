@@ -20,6 +20,7 @@ plain ``{symbol, ts, price, size}`` ticks, so the fast loop itself never changes
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Hashable
 from operator import itemgetter
 
@@ -44,6 +45,11 @@ _W_SYMBOL = 10
 _K_LAST_START = K_EXTRA  # start of the last emitted bar, or None
 _K_LAST_CLOSE = K_EXTRA + 1  # close of the last emitted bar (for fill="flat")
 _K_LAST_SYMBOL = K_EXTRA + 2  # symbol of the last emitted bar (for fill="flat")
+
+# fill="flat" fills a gap of at most this many windows (100,000 one-minute bars is 69 days);
+# a longer gap, such as a tick stamped in seconds among nanoseconds, is logged, not filled.
+MAX_FLAT_BARS_PER_GAP = 100_000
+log = logging.getLogger(__name__)
 
 FILLS = ("none", "flat")
 INPUTS = ("ticks", "bars")
@@ -227,7 +233,10 @@ class ResampleOHLC(EventTimeWindows):
         window = self.window_ns
         interval = self.interval
         last = st[_K_LAST_START]
-        if self.fill == "flat" and last is not None and start > last + window:
+        if self.fill == "flat" and last is not None and start - last - window > MAX_FLAT_BARS_PER_GAP * window:
+            log.warning("%s: not filling %d empty %s windows of %r before ts %d (more than %d)", self.node_id,
+                        (start - last) // window - 1, interval, st[_K_LAST_SYMBOL], start, MAX_FLAT_BARS_PER_GAP)
+        elif self.fill == "flat" and last is not None and start > last + window:
             price = st[_K_LAST_CLOSE]
             symbol = st[_K_LAST_SYMBOL]
             for gap in range(last + window, start, window):

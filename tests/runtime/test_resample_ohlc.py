@@ -340,3 +340,17 @@ def test_unknown_input_kind_is_rejected():
         make(input="quotes")
     with pytest.raises(ValueError, match="read ticks"):
         make(input="bars", get_price=itemgetter("px"))
+
+
+def test_flat_fill_leaves_a_huge_gap_unfilled_and_says_so(caplog):
+    """A tick stamped in seconds among nanoseconds must not make billions of flat bars."""
+    from runtime_lib.operators.resample_ohlc import MAX_FLAT_BARS_PER_GAP
+
+    op = make(window_ns=60, fill="flat")
+    out = op.process([tick(0, 1.0), tick(60, 2.0), tick(60 * (MAX_FLAT_BARS_PER_GAP + 10), 3.0)])
+    out += op.flush()
+    assert [b["close"] for b in out] == [1.0, 2.0, 3.0]
+    assert "not filling" in caplog.text
+    small = make(window_ns=60, fill="flat")
+    filled = small.process([tick(0, 1.0), tick(5 * 60, 2.0)]) + small.flush()
+    assert [b["volume"] for b in filled] == [1, 0, 0, 0, 0, 1]
