@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from weakref import WeakKeyDictionary
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
@@ -47,6 +49,26 @@ def reconnect_counter(registry: CollectorRegistry | None = None) -> Counter:
             registry=registry,
         )
     return _COUNTERS[registry]
+
+
+class _BelowError(logging.Filter):
+    """Lets through only records below ERROR."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.ERROR
+
+
+@contextmanager
+def _quiet_connect_errors(library: str) -> Iterator[None]:
+    """Hold back the client library's own ERROR records while it connects: it logs a failed
+    connect before raising, and the provider reports that failure itself (one JobError with
+    host and port, or a logged reconnect attempt), so the user reads it once."""
+    logger, held_back = logging.getLogger(f"{library}.client"), _BelowError()
+    logger.addFilter(held_back)
+    try:
+        yield
+    finally:
+        logger.removeFilter(held_back)
 
 
 def _choice(name: str, value: str, allowed) -> str:
@@ -181,13 +203,14 @@ class IbkrSource(Source):
                 event.disconnect(handler)
 
     async def _connect(self) -> None:
-        await self._ib.connectAsync(
-            host=self.host,
-            port=self.port,
-            clientId=self.client_id,
-            timeout=self.connect_timeout,
-            readonly=self.readonly,
-        )
+        with _quiet_connect_errors(type(self._ib).__module__.split(".")[0]):
+            await self._ib.connectAsync(
+                host=self.host,
+                port=self.port,
+                clientId=self.client_id,
+                timeout=self.connect_timeout,
+                readonly=self.readonly,
+            )
 
     def _connect_error(self, exc: OSError) -> JobError:
         if isinstance(exc, ConnectionRefusedError):
