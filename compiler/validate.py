@@ -125,15 +125,15 @@ def _passes_records_on(node: Node) -> bool:
 def _feeders(pipeline: Pipeline, graph: nx.DiGraph, node_id: str) -> list[tuple[str, str, object]]:
     """(id, type, params) of the nodes whose records reach ``node_id``'s main input.
 
-    A node that passes records on unchanged in shape (output schema is its input schema, one
-    input: a filter, deduplicate, ...) is looked through, to the node that feeds it.
+    A node with one input that passes records on (a filter, a deduplicate, ...) or only adds
+    to them (a map, a partition tag, a router) is looked through, to the node that feeds it.
     """
     found = []
     for pred_id in sorted(graph.predecessors(node_id)):
         pred = graph.nodes[pred_id]["node"]
         if pipeline.port(pred_id, node_id) is not None:
             continue
-        if _passes_records_on(pred) and graph.in_degree(pred_id) == 1:
+        if (_passes_records_on(pred) or pred.stateless) and graph.in_degree(pred_id) == 1:
             found += _feeders(pipeline, graph, pred_id)
         else:
             found.append((pred.id, pred.type, pred.params))

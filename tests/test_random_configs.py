@@ -43,6 +43,18 @@ OPERATORS = {
         {"window": st.sampled_from(["1s", "1m", "1s", "1s", "1s", "0s", "x", 5])},
         optional={"allowed_lateness": st.sampled_from(["0s", "2s"]), "key": st.sampled_from(["symbol", "symbol", "prize"])},
     ),
+    "operator.hash_partition": st.fixed_dictionaries({"num_partitions": st.sampled_from([1, 4, 0])},
+                                                     optional={"key": st.sampled_from(["symbol", "(symbol, size)", "prize"])}),
+    "operator.deduplicate": st.fixed_dictionaries({"ttl": st.sampled_from(["1s", "0s", "1m"])},
+                                                  optional={"key": st.sampled_from(["(symbol, price)", "symbol", "prize"])}),
+    "operator.window": st.fixed_dictionaries(
+        {"window": st.sampled_from(["1s", "1m"]),
+         "aggs": st.dictionaries(st.sampled_from(["n", "total", "hi"]),
+                                 st.sampled_from(["count()", "sum(size)", "max(price)", "mean(prize)", "vwap(price, size)", "nope(size)"]),
+                                 min_size=1, max_size=2)}),
+    "operator.buffer": st.fixed_dictionaries({"max_items": st.sampled_from([1, 7, 0]), "max_wait": st.sampled_from(["0s", "1s"])}),
+    "operator.throttle": st.fixed_dictionaries({"rate": st.sampled_from([5, 1000, -1])},
+                                               optional={"on_excess": st.sampled_from(["drop", "delay"])}),
 }
 SINKS = {"sink.null": st.just({}), "sink.jsonl": st.just({"path": "-"}), "sink.store": st.just({"url": "sqlite:///x.db"})}
 
