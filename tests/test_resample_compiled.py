@@ -158,12 +158,14 @@ def test_the_interval_check_looks_through_nodes_that_pass_records_on():
 
 
 def test_bars_of_unknown_interval_are_checked_at_run_time():
+    """Bars that no resampler upstream made (here a map builds them) are checked as they come."""
     text = job(
-        "id: b1, type: operator.resample_ohlc, params: {window: 1m}",
-        "id: relabel, type: operator.map, params: {fields: {symbol: \"f'{symbol}.X'\"}}",
+        "id: as_bars, type: operator.map, params: {expr: \"{'symbol': symbol, 'ts': ts - ts % 60000000000, "
+        "'interval': '1m', 'open': price, 'high': price, 'low': price, 'close': price, 'volume': size, "
+        "'count': 1, 'vwap': price}\"}",
         "id: b90, type: operator.resample_ohlc, params: {window: 90s}",
         "id: out, type: sink.null",
-        edges="[[ticks, b1], [b1, relabel], [relabel, b90], [b90, out]]",
+        edges="[[ticks, as_bars], [as_bars, b90], [b90, out]]",
     )
     module = load_compiled(text)
     ticks = [{"symbol": "A", "ts": T0 + i * SECOND, "price": 1.0, "size": 1} for i in range(0, 200, 10)]
@@ -267,3 +269,15 @@ def test_an_explicit_key_groups_while_get_symbol_labels():
     ticks = [{"symbol": s, "ts": T0 + i, "price": 1.0, "size": 1 + i % 2} for i, s in enumerate("ABCD")]
     bars = load_compiled(text).run_local({"ticks": ticks})["out"]
     assert [(b["symbol"], b["count"]) for b in bars] == [("A", 2), ("B", 2)]
+
+
+def test_the_interval_check_looks_through_stateless_nodes():
+    text = job(
+        "id: b1, type: operator.resample_ohlc, params: {window: 1m}",
+        "id: relabel, type: operator.map, params: {fields: {symbol: \"f'{symbol}.X'\"}}",
+        "id: b90, type: operator.resample_ohlc, params: {window: 90s}",
+        "id: out, type: sink.null",
+        edges="[[ticks, b1], [b1, relabel], [relabel, b90], [b90, out]]",
+    )
+    [(line, _column, message)] = diagnostics(text)
+    assert message.startswith("window 90s is not a whole multiple of 1m") and line == 7
