@@ -36,10 +36,4 @@ class Names:
     def take(self, prefix: str, text: str) -> str:
         """A fresh identifier ``prefix_<slug of text>``, numbered if the slug is taken."""
         slug = _NOT_IDENT.sub("_", text.encode("ascii", "ignore").decode()).strip("_")[:40] or "x"
-        base = f"{prefix}_{slug}"
-        candidate, n = base, 1
-        while candidate in self._taken or keyword.iskeyword(candidate):
-            n += 1
-            candidate = f"{base}_{n}"
-        self._taken.add(candidate)
-        return candidate
+        return self.claim(f"{prefix}_{slug}")
