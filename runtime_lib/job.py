@@ -12,7 +12,7 @@ from .context import BuildContext, run_local_job
 from .errors import JobError
 from .metrics import NodeCollector, serve_metrics
 from .runner import LiveContext, RunOptions, run_live
-from .summary import format_summary
+from .summary import format_summary, nodes_that_refused_everything
 
 __all__ = ["main", "options_with_defaults", "run_local_job"]
 
@@ -61,6 +61,11 @@ def run(build: Callable[[BuildContext], None], job_name: str, options: RunOption
     if not quiet:
         rows = {node_id: worker.rows_written for node_id, worker in ctx.workers.items()}
         print(format_summary(job_name, ctx, time.monotonic() - started, rows), file=sys.stderr)
+    refused = nodes_that_refused_everything(ctx)
+    if refused:
+        names = ", ".join(repr(node_id) for node_id in refused)
+        print(f"error: {names} set aside every record it received (see the warnings above)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -44,6 +44,12 @@ class NodeCollector:
             for stats in self.stats.values():
                 family.add_metric([self.job, stats.node_id, stats.node_type, *values], getattr(stats, name))
             yield family
+        set_aside = CounterMetricFamily("mdp_node_set_aside", "Records a node refused as bad data, by reason",
+                                        labels=["job", "node", "type", "reason", *names])
+        for stats in self.stats.values():
+            for reason, count in sorted(stats.set_aside.items()):
+                set_aside.add_metric([self.job, stats.node_id, stats.node_type, reason, *values], count)
+        yield set_aside
         rows = CounterMetricFamily("mdp_sink_rows_written", "Rows a sink wrote", labels=["job", "node", *names])
         for node_id, worker in self.rows_written.items():
             rows.add_metric([self.job, node_id, *values], worker.rows_written)

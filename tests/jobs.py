@@ -85,11 +85,13 @@ class Summary:
     elapsed_s: float
     nodes: dict[str, dict[str, int | str]] = field(default_factory=dict)
     rows_written: dict[str, int] = field(default_factory=dict)
+    set_aside: dict[str, dict[str, int]] = field(default_factory=dict)  # node -> reason -> count
 
 
 _HEADLINE = re.compile(r"^job '(?P<job>[^']+)' finished in (?P<elapsed>\d+\.\d+) s$", re.M)
 _ROWS = re.compile(r"^\s+rows written by '(?P<node>[^']+)': (?P<rows>\d+)$", re.M)
-_COLUMNS = ("node", "type", "in", "out", "late", "dropped", "errors")
+_COLUMNS = ("node", "type", "in", "out", "late", "dropped", "errors", "set_aside")
+_SET_ASIDE = re.compile(r"^\s+set aside by '(?P<node>[^']+)': (?P<count>\d+) \((?P<reason>.*)\)$", re.M)
 
 
 def parse_summary(text: str) -> Summary:
@@ -100,6 +102,10 @@ def parse_summary(text: str) -> Summary:
     assert lines and lines[0].split() == list(_COLUMNS), f"bad summary header: {lines[:1]}"
     summary = Summary(head["job"], float(head["elapsed"]))
     for line in lines[1:]:
+        match = _SET_ASIDE.match(line)
+        if match:
+            summary.set_aside.setdefault(match["node"], {})[match["reason"]] = int(match["count"])
+            continue
         match = _ROWS.match(line)
         if match:
             summary.rows_written[match["node"]] = int(match["rows"])

@@ -157,12 +157,12 @@ def assert_full_day_summary(text: str) -> None:
     assert summary.job == "bars"
     assert summary.elapsed_s > 0
     assert summary.nodes == {
-        "ticks": {"type": "provider.replay", "in": 0, "out": expected.total, "late": 0, "dropped": 0, "errors": 0},
+        "ticks": {"type": "provider.replay", "in": 0, "out": expected.total, "late": 0, "dropped": 0, "errors": 0, "set_aside": 0},
         "liquid": {"type": "operator.filter", "in": expected.total, "out": expected.kept, "late": 0,
-                   "dropped": expected.total - expected.kept, "errors": 0},
+                   "dropped": expected.total - expected.kept, "errors": 0, "set_aside": 0},
         "bars_1m": {"type": "operator.resample_ohlc", "in": expected.kept, "out": bars, "late": 0, "dropped": 0,
-                    "errors": 0},
-        "store": {"type": "sink.store", "in": bars, "out": bars, "late": 0, "dropped": 0, "errors": 0},
+                    "errors": 0, "set_aside": 0},
+        "store": {"type": "sink.store", "in": bars, "out": bars, "late": 0, "dropped": 0, "errors": 0, "set_aside": 0},
     }
     assert summary.rows_written == {"store": bars}
 
