@@ -7,7 +7,7 @@ import hashlib
 import networkx as nx
 from pydantic import ValidationError
 
-from .components import ComponentNotFound, lookup
+from .components import ComponentNotFound, lookup, trust
 from .diagnostics import Diagnostic, DiagnosticError
 from .expressions import ExpressionError, parse_expression
 from .ir import Node, Pipeline
@@ -120,6 +120,39 @@ def _valid_parts(data: dict) -> tuple[list, list] | None:
     return nodes, edges
 
 
+def _plugins(doc: Document, listed: object, problems: list[Diagnostic]) -> list[str]:
+    """The well-formed entries of the config's ``plugins:`` list; each wrong one is a located problem."""
+    if not isinstance(listed, list):
+        return []  # absent, or reported by the spec model
+    allowed = []
+    for index, entry in enumerate(listed):
+        if not isinstance(entry, str):
+            continue  # reported by the spec model
+        problem = trust.listing_problem(entry)
+        if problem:
+            problems.append(Diagnostic(doc.span(("plugins", index)), *problem))
+        else:
+            allowed.append(entry)
+    return allowed
+
+
+def _add_nodes(graph: nx.DiGraph, doc: Document, nodes: list, problems: list[Diagnostic]) -> None:
+    """Add one IR node per (index, spec); a duplicate id is a problem and is left out."""
+    for index, node_spec in nodes:
+        if node_spec.id in graph:
+            first = graph.nodes[node_spec.id]["node"]
+            problems.append(
+                Diagnostic(doc.span(("dag", "nodes", index, "id")), f"duplicate node id {node_spec.id!r}",
+                           f"first defined at line {first.span.line}")
+            )
+            continue
+        if node_spec.params is None:  # a placeholder for a node whose own keys are wrong
+            node = Node(node_spec.id, node_spec.type, doc.span(("dag", "nodes", index, "id")), index)
+        else:
+            node = _build_node(doc, index, node_spec, problems)
+        graph.add_node(node_spec.id, node=node)
+
+
 def build(doc: Document, config_path: str) -> tuple[Pipeline, list[Diagnostic]]:
     """Build the IR graph and return it with every node- and edge-level problem found.
 
@@ -143,20 +176,10 @@ def build(doc: Document, config_path: str) -> tuple[Pipeline, list[Diagnostic]]:
             raise DiagnosticError(problems) from None
         nodes, edges = parts
         name, run = str(doc.data.get("name", "job")), None
+    listed = _plugins(doc, doc.data.get("plugins"), problems)
     graph = nx.DiGraph()
-    for index, node_spec in nodes:
-        if node_spec.id in graph:
-            first = graph.nodes[node_spec.id]["node"]
-            problems.append(
-                Diagnostic(doc.span(("dag", "nodes", index, "id")), f"duplicate node id {node_spec.id!r}",
-                           f"first defined at line {first.span.line}")
-            )
-            continue
-        if node_spec.params is None:  # a placeholder for a node whose own keys are wrong
-            node = Node(node_spec.id, node_spec.type, doc.span(("dag", "nodes", index, "id")), index)
-        else:
-            node = _build_node(doc, index, node_spec, problems)
-        graph.add_node(node_spec.id, node=node)
+    with trust.listing(listed):  # node types and plugin functions import only allowed modules
+        _add_nodes(graph, doc, nodes, problems)
     for index, (source, target) in edges:
         missing = [(pos, end) for pos, end in enumerate((source, target)) if end not in graph]
         for pos, end in missing:

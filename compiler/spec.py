@@ -64,7 +64,8 @@ class JobSpec(_Strict):
     """A whole config file in the DAG form (a classic config is lowered to this form first).
 
     A file may hold both a ``dag`` and a ``classic`` section; ``mode`` picks the one that is
-    compiled, and the other is not read.
+    compiled, and the other is not read. ``plugins`` lists the modules whose code the config
+    may run (see :mod:`compiler.components.trust`); each entry is checked while building.
     """
 
     name: JobName
@@ -73,3 +74,4 @@ class JobSpec(_Strict):
     dag: DagSpec
     classic: dict[str, Any] | None = None
     run: RunSpec | None = None
+    plugins: list[str] = Field(default_factory=list, description="modules the config may import code from")

@@ -93,7 +93,7 @@ def test_optional_field_reads_as_none_when_absent():
 
 
 def test_plugin_function_can_drop_records():
-    out = _run(_chain("type: operator.map, params: {fn: 'tests.plugin_example:mid_price'}"))
+    out = _run(_chain("type: operator.map, params: {fn: 'tests.plugin_example:mid_price'}") + "plugins: [tests.plugin_example]\n")
     expected = [{**t, "mid": (t["bid"] + t["ask"]) / 2} for t in TICKS if "ask" in t and "bid" in t]
     assert out == expected and 0 < len(out) < len(TICKS)
 

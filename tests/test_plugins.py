@@ -38,8 +38,13 @@ def job(
     scale_type: str = "operator.example_scale",
     scale_params: str = "{field: size, factor: 100, into: shares}",
     csv_path: str = "out.csv",
+    plugins: str = "[]",
 ) -> str:
-    """A config: synthetic ticks -> scale -> filter on the new field -> CSV sink."""
+    """A config: synthetic ticks -> scale -> filter on the new field -> CSV sink.
+
+    ``plugins`` is the config's list of modules it opts into (the installed example plugin is
+    allowed without being listed, through its entry points).
+    """
     return f"""\
 name: plugin_job
 mode: dag
@@ -61,6 +66,7 @@ dag:
     - [ticks, scale]
     - [scale, positive]
     - [positive, out]
+plugins: {plugins}
 """
 
 
@@ -192,7 +198,7 @@ def test_unknown_param_gets_did_you_mean():
     ],
 )
 def test_bad_plugin_types_are_located_diagnostics(type_text, message, hint):
-    report = errors_of(job(scale_type=type_text))
+    report = errors_of(job(scale_type=type_text, plugins="[no_such_package, tests.test_plugins]"))
     lines = report.splitlines()
     assert lines[0] == f"plugin.yaml:9:13: error: {message}", report
     assert lines[1].strip().startswith("9 |       type:")

@@ -71,7 +71,10 @@ def configs(draw):
     edges = [[a, b] for a, b in zip(ids, ids[1:])]
     if draw(st.integers(0, 5)) == 0:
         edges.append(draw(st.lists(st.sampled_from(ids + ["ghost"]), min_size=2, max_size=2)))
-    return {"name": "prop", "mode": "dag", "dag": {"nodes": nodes, "edges": edges}}
+    config = {"name": "prop", "mode": "dag", "dag": {"nodes": nodes, "edges": edges}}
+    if draw(st.booleans()):  # the plugin function in OPERATORS runs only when the config opts in
+        config["plugins"] = ["tests.plugin_example"]
+    return config
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

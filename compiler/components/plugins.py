@@ -2,7 +2,8 @@
 
 An installed package adds node types by declaring entry points in the group ``mdp.components``;
 each entry point loads a :class:`~compiler.components.base.Component` or a tuple of them. A
-config may also name a component directly by import path (``type: "mypkg.components:SCALE"``).
+config may also name a component directly by import path (``type: "mypkg.components:SCALE"``),
+from a module that :mod:`.trust` allows; no other module is imported.
 
 Built-in type names always win: a plugin that reuses one is skipped with a warning. When two
 plugins claim the same name, neither is used under it, and a config must pick one by import
@@ -29,8 +30,8 @@ from runtime_lib.sources.base import Source
 from ..suggest import did_you_mean
 from .base import Component
 from .stateless import PLUGIN_PATH
+from .trust import ENTRY_POINT_GROUP, PluginError, forget, import_plugin, never_a_plugin
 
-ENTRY_POINT_GROUP = "mdp.components"
 TYPE_NAME = re.compile(r"^(provider|operator|sink)\.[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 IMPORT_PATH_HINT = "write the import path as package.module:NAME, NAME being a Component object"
 
@@ -38,13 +39,8 @@ log = logging.getLogger("mdp.plugins")
 _reported: set[str] = set()
 
 
-class ComponentNotFound(Exception):
+class ComponentNotFound(PluginError):
     """A node type that names no usable component, with a message and an optional hint."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
 
 
 @dataclass(frozen=True)
@@ -114,6 +110,10 @@ def _entry_point_components() -> tuple[tuple[tuple[str, Component], ...], tuple[
     entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
     for entry_point in sorted(entry_points, key=lambda ep: (_origin(ep), ep.name)):
         origin = _origin(entry_point)
+        never = never_a_plugin(entry_point.value.split(":")[0].strip())
+        if never:
+            problems.append(f"{origin}: {never}; skipped")
+            continue
         try:
             loaded = entry_point.load()
         except Exception as exc:  # a broken plugin must not break the compiler
@@ -134,6 +134,7 @@ def _entry_point_components() -> tuple[tuple[tuple[str, Component], ...], tuple[
 def refresh() -> None:
     """Forget the loaded entry points, so the next lookup sees newly installed packages."""
     _entry_point_components.cache_clear()
+    forget()
     importlib.invalidate_caches()
 
 
@@ -169,18 +170,9 @@ def installed(builtins: Mapping[str, Component]) -> Installed:
 
 def _import_module(module_name: str, path: str):
     try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
-            raise ComponentNotFound(
-                f"cannot import {path!r}: no module named {exc.name!r}",
-                "is the plugin's package installed in this environment?",
-            ) from None
-        raise ComponentNotFound(f"importing module {module_name!r} failed: {exc}") from None
-    except Exception as exc:  # the plugin's own code failed while importing
-        raise ComponentNotFound(
-            f"importing module {module_name!r} failed ({type(exc).__name__}: {exc})"
-        ) from None
+        return import_plugin(module_name, path)
+    except PluginError as exc:
+        raise ComponentNotFound(exc.message, exc.hint) from None
 
 
 def import_component(path: str, builtins: Mapping[str, Component]) -> Component:
@@ -215,10 +207,17 @@ def import_component(path: str, builtins: Mapping[str, Component]) -> Component:
 
 
 def check_runtime(component: Component) -> None:
-    """Import the runtime class of a plugin component, so a wrong name fails at compile time."""
+    """Import the runtime class of a plugin component, so a wrong name fails at compile time.
+
+    The component is allowed code, and the runtime module is its choice, not the config's: it
+    is imported without an allow check of its own.
+    """
     module_name, cls_name = component.runtime.split(":")
     where = f"runtime {component.runtime!r} of {component.type_name!r}"
-    module = _import_module(module_name, component.runtime)
+    try:
+        module = import_plugin(module_name, component.runtime, check=False)
+    except PluginError as exc:
+        raise ComponentNotFound(f"{where}: {exc.message}", exc.hint) from None
     cls = getattr(module, cls_name, None)
     if cls is None:
         raise ComponentNotFound(f"{where}: module {module_name!r} has no attribute {cls_name!r}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import importlib
 import re
 
 from pydantic import Field, model_validator
@@ -11,6 +10,7 @@ from pydantic import Field, model_validator
 from ..expressions import ExpressionError, parse_expression
 from ..schema import Schema
 from .base import Component, Params
+from .trust import PluginError, import_plugin
 
 PLUGIN_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -110,7 +110,7 @@ def _map_check(params: MapParams) -> list[tuple[tuple, str, str | None]]:
         else:
             missing = _missing_plugin(params.fn.strip())
             if missing:
-                problems.append((("fn",), missing, "install the package that provides it, or fix the path"))
+                problems.append((("fn",), *missing))
     return problems
 
 
@@ -120,15 +120,18 @@ def _unpack_not_first(text: str) -> bool:
     return any(key is None for key in keys[1:])
 
 
-def _missing_plugin(path: str) -> str | None:
-    """Why the plugin function at ``module:function`` cannot be used, or None if it can."""
+def _missing_plugin(path: str) -> tuple[str, str | None] | None:
+    """Why the plugin function at ``module:function`` cannot be used, as (message, hint), or None.
+
+    The module is imported only if :mod:`.trust` allows it.
+    """
     module_name, function = path.split(":")
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        return f"cannot import plugin module {module_name!r}: {exc}"
+        module = import_plugin(module_name, path)
+    except PluginError as exc:
+        return exc.message, exc.hint
     if not callable(getattr(module, function, None)):
-        return f"plugin module {module_name!r} has no function {function!r}"
+        return f"plugin module {module_name!r} has no function {function!r}", "fix the path"
     return None
 
 
