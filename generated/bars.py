@@ -48,6 +48,7 @@ def build(ctx):
         offset_ns=0,
         allowed_lateness_ns=0,
         idle_timeout_ns=None,
+        max_jump_ns=86_400_000_000_000,
         fill="none",
     )
     # configs/dag/bars.yaml:15 node 'store' (sink.store)

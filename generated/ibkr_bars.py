@@ -72,6 +72,7 @@ def build(ctx):
         offset_ns=0,
         allowed_lateness_ns=0,
         idle_timeout_ns=5_000_000_000,
+        max_jump_ns=86_400_000_000_000,
         fill="none",
     )
     # configs/dag/ibkr_bars.yaml:25 node 'store' (sink.store)

@@ -60,6 +60,7 @@ def build(ctx):
         offset_ns=0,
         allowed_lateness_ns=1_000_000_000,
         idle_timeout_ns=None,
+        max_jump_ns=86_400_000_000_000,
         fill="none",
         collect_late=True,
     )

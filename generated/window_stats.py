@@ -56,6 +56,7 @@ def build(ctx):
         offset_ns=0,
         allowed_lateness_ns=2_000_000_000,
         idle_timeout_ns=None,
+        max_jump_ns=86_400_000_000_000,
     )
     # configs/dag/window_stats.yaml:27 node 'out' (sink.jsonl)
     to_out = ctx.sink("out", "sink.jsonl", JsonlSink, path="mdp-data/window_stats.jsonl")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
+from runtime_lib.operators.event_windows import DEFAULT_MAX_JUMP_NS
 from runtime_lib.timeutil import format_duration
 
 from ..expressions import parse_expression
@@ -16,6 +17,25 @@ from .keys import key_code
 GETTERS = ("get_symbol", "get_price", "get_time")
 BAR_MARKERS = ("open", "high", "low", "close", "volume")
 """An input whose schema has all of these fields is taken as bars (unless ``input`` says)."""
+
+
+def _none_word(value: Any) -> Any:
+    """``none`` (any case) means no limit, like YAML's ``null``."""
+    return None if isinstance(value, str) and value.strip().lower() == "none" else value
+
+
+def _longer_than_zero_or_none(value: int | None) -> int | None:
+    """A ``max_jump`` of 0 would hold every tick that moves time on: refuse it, and say what turns it off."""
+    if value is not None and value <= 0:
+        raise ValueError("max_jump must be longer than 0; write none to turn the jump check off")
+    return value
+
+
+MaxJump = Annotated[Duration | None, BeforeValidator(_none_word), AfterValidator(_longer_than_zero_or_none)]
+"""``max_jump`` of the event-time operators: a duration longer than 0, or ``none``/``null`` (off)."""
+MAX_JUMP_DESCRIPTION = (
+    "a tick this far ahead of its key waits for the key's next tick to confirm it; none: off"
+)
 
 
 class ResampleParams(Params):
@@ -31,6 +51,7 @@ class ResampleParams(Params):
     idle_timeout: Duration | None = Field(
         None, description="live sources: also close a window this long after end + allowed_lateness"
     )
+    max_jump: MaxJump = Field(DEFAULT_MAX_JUMP_NS, description=MAX_JUMP_DESCRIPTION)
     fill: Literal["none", "flat"] = Field("none", description="flat: emit empty windows as flat bars")
     input: Literal["ticks", "bars"] | None = Field(
         None,
@@ -111,6 +132,7 @@ def _kwargs(params: ResampleParams) -> dict:
         "offset_ns": params.offset,
         "allowed_lateness_ns": params.allowed_lateness,
         "idle_timeout_ns": params.idle_timeout,
+        "max_jump_ns": params.max_jump,
         "fill": params.fill,
     }
     # Only what differs from the runtime's defaults, so plain tick configs compile as before.

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from runtime_lib.operators.aggregates import AGGREGATES
+from runtime_lib.operators.event_windows import DEFAULT_MAX_JUMP_NS
 
 from ..expressions import ExpressionError, parse_expression
 from ..schema import Schema
 from ..suggest import did_you_mean
 from .base import Code, Component, Duration, PositiveDuration, Params
 from .keys import key_code
+from .resample import MAX_JUMP_DESCRIPTION, MaxJump
 
 WINDOW_FIELDS = ("ts", "window_end")
 EXAMPLES = {"count": "count() or count(bid)", "vwap": "vwap(price, size)"}
@@ -34,6 +36,7 @@ class WindowParams(Params):
     idle_timeout: Duration | None = Field(
         None, description="live sources: also close a window this long after end + allowed_lateness"
     )
+    max_jump: MaxJump = Field(DEFAULT_MAX_JUMP_NS, description=MAX_JUMP_DESCRIPTION.replace("tick", "record"))
     late: str = Field(
         "drop", min_length=1, description="drop (count late records), or the id of a node that receives them"
     )
@@ -203,6 +206,7 @@ def _kwargs(params: WindowParams) -> dict:
         "offset_ns": params.offset,
         "allowed_lateness_ns": params.allowed_lateness,
         "idle_timeout_ns": params.idle_timeout,
+        "max_jump_ns": params.max_jump,
     }
     if params.late != "drop":
         kwargs["collect_late"] = True

@@ -27,6 +27,8 @@ Value = Callable[[dict], object]
 class Aggregate:
     """One aggregation: ``start()`` a state, ``add(state, r, ts)`` each record, ``result(state)``.
 
+    A subclass provides ``step``, which computes the state after a record without changing it.
+
     ``arity`` is the (least, most) number of argument expressions it takes.
     """
 
@@ -45,9 +47,20 @@ class Aggregate:
         """The state of a window that holds no record yet."""
         return [None]
 
+    def step(self, state: list, r: dict, ts: int) -> tuple | None:
+        """The state after adding record ``r`` (event time ``ts``), or None when it stays the same.
+
+        Reads the values of ``r`` and may raise (a failing expression, values that do not add or
+        compare), but never changes ``state``: a window with several aggregations applies the
+        steps only once all of them succeeded.
+        """
+        raise NotImplementedError
+
     def add(self, state: list, r: dict, ts: int) -> None:
         """Add record ``r`` (event time ``ts``), in any arrival order."""
-        raise NotImplementedError
+        new = self.step(state, r, ts)
+        if new is not None:
+            state[:] = new
 
     def result(self, state: list) -> object:
         """The aggregate of the records added."""
@@ -63,10 +76,11 @@ class Count(Aggregate):
         """No record counted."""
         return [0]
 
-    def add(self, state: list, r: dict, ts: int) -> None:
+    def step(self, state: list, r: dict, ts: int) -> tuple | None:
         """Count ``r`` (if its value is not None)."""
         if self.value is None or self.value(r) is not None:
-            state[0] += 1
+            return (state[0] + 1,)
+        return None
 
 
 class Sum(Aggregate):
@@ -76,31 +90,32 @@ class Sum(Aggregate):
         """Nothing summed."""
         return [0]
 
-    def add(self, state: list, r: dict, ts: int) -> None:
+    def step(self, state: list, r: dict, ts: int) -> tuple | None:
         """Add the value of ``r``."""
         v = self.value(r)
-        if v is not None:
-            state[0] += v
+        return None if v is None else (state[0] + v,)
 
 
 class Min(Aggregate):
     """The smallest value."""
 
-    def add(self, state: list, r: dict, ts: int) -> None:
+    def step(self, state: list, r: dict, ts: int) -> tuple | None:
         """Keep the value of ``r`` if it is smaller."""
         v = self.value(r)
         if v is not None and (state[0] is None or v < state[0]):
-            state[0] = v
+            return (v,)
+        return None
 
 
 class Max(Aggregate):
     """The largest value."""
 
-    def add(self, state: list, r: dict, ts: int) -> None:
+    def step(self, state: list, r: dict, ts: int) -> tuple | None:
         """Keep the value of ``r`` if it is larger."""
         v = self.value(r)
         if v is not None and (state[0] is None or v > state[0]):
-            state[0] = v
+            return (v,)
+        return None
 
 
 class Mean(Aggregate):
@@ -110,12 +125,10 @@ class Mean(Aggregate):
         """Sum and number of the values."""
         return [0, 0]
 
-    def add(self, state: list, r: dict, ts: int) -> None:
+    def step(self, state: list, r: dict, ts: int) -> tuple | None:
         """Add the value of ``r``."""
         v = self.value(r)
-        if v is not None:
-            state[0] += v
-            state[1] += 1
+        return None if v is None else (state[0] + v, state[1] + 1)
 
     def result(self, state: list) -> object:
         """Sum / number, or None without values."""
@@ -129,12 +142,12 @@ class First(Aggregate):
         """The value and its event time."""
         return [None, None]
 
-    def add(self, state: list, r: dict, ts: int) -> None:
+    def step(self, state: list, r: dict, ts: int) -> tuple | None:
         """Keep the value of ``r`` if it is earlier (strictly: a tie keeps the first arrival)."""
         v = self.value(r)
         if v is not None and (state[1] is None or ts < state[1]):
-            state[0] = v
-            state[1] = ts
+            return (v, ts)
+        return None
 
 
 class Last(Aggregate):
@@ -144,12 +157,12 @@ class Last(Aggregate):
         """The value and its event time."""
         return [None, None]
 
-    def add(self, state: list, r: dict, ts: int) -> None:
+    def step(self, state: list, r: dict, ts: int) -> tuple | None:
         """Keep the value of ``r`` if it is not earlier (a tie takes the later arrival)."""
         v = self.value(r)
         if v is not None and (state[1] is None or ts >= state[1]):
-            state[0] = v
-            state[1] = ts
+            return (v, ts)
+        return None
 
 
 class Vwap(Aggregate):
@@ -161,13 +174,13 @@ class Vwap(Aggregate):
         """Σ price·size and Σ size."""
         return [0, 0]
 
-    def add(self, state: list, r: dict, ts: int) -> None:
+    def step(self, state: list, r: dict, ts: int) -> tuple | None:
         """Add the price and size of ``r``."""
         p = self.values[0](r)
         s = self.values[1](r)
         if p is not None and s is not None:
-            state[0] += p * s
-            state[1] += s
+            return (state[0] + p * s, state[1] + s)
+        return None
 
     def result(self, state: list) -> object:
         """Σ price·size / Σ size, or None when Σ size is 0."""

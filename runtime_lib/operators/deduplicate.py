@@ -58,27 +58,40 @@ class Deduplicate(Operator):
         return len(self._refs)
 
     def process(self, batch: list[dict]) -> list[dict]:
-        """Return the records of ``batch`` that are not duplicates, in arrival order."""
+        """Return the records of ``batch`` that are not duplicates, in arrival order.
+
+        A record whose key fails, or whose ``ts`` is missing or does not compare with a number,
+        is set aside and counted in ``stats.errors``; the batch goes on.
+        """
         out: list[dict] = []
         append = out.append
         refs = self._refs
         get_ref = refs.get
         ttl = self.ttl_ns
         horizon = self._horizon
-        for r, k in zip(batch, map(self.key, batch)):
-            ts = r["ts"]
-            if ts > horizon:
-                horizon = ts
-            ref = get_ref(k)
-            if ref is not None and ref > horizon - ttl and -ttl < ts - ref < ttl:
-                continue  # a live reference within ttl: a duplicate
-            append(r)
-            if (ref is None or ts > ref) and ts > horizon - ttl:
-                refs[k] = ts
+        errors = self.stats.errors
+        records, keys = self._keyed(batch, self.key)
+        pairs = zip(records, keys)
+        r = None
+        while True:
+            try:
+                for r, k in pairs:
+                    ts = r["ts"]
+                    ref = get_ref(k)  # raises for an unhashable key, before any change
+                    if ts > horizon:
+                        horizon = ts
+                    if ref is not None and ref > horizon - ttl and -ttl < ts - ref < ttl:
+                        continue  # a live reference within ttl: a duplicate
+                    append(r)
+                    if (ref is None or ts > ref) and ts > horizon - ttl:
+                        refs[k] = ts
+                break
+            except Exception as exc:
+                self._failed(r, exc)
         self._horizon = horizon
         if horizon - self._swept_at >= ttl:
             self._sweep()
-        self.stats.dropped += len(batch) - len(out)
+        self.stats.dropped += len(batch) - len(out) - (self.stats.errors - errors)
         self.stats.add(len(batch), len(out))
         return out
 

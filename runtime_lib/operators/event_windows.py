@@ -16,9 +16,32 @@ Per-key state is one list (``K_*`` indices): the largest event time seen, the cu
 ``close_at``, the smallest open window end plus the allowed lateness. A window of the key can
 close only when an event time reaches ``close_at``, so the close check in a hot loop is one
 comparison. A subclass's hot loop may handle an in-order record of the key's current window
-itself (``st[K_MAX_TS] <= ts < st[K_CUR_END]``: set ``st[K_MAX_TS] = ts``, add the record, and
-call :meth:`EventTimeWindows._close` once ``ts >= st[K_CLOSE_AT]``) and pass every other
-record to :meth:`EventTimeWindows._add_slow`.
+itself (``st[K_MAX_TS] <= ts < st[K_CUR_END]`` with an int ``ts``: set ``st[K_MAX_TS] = ts``,
+add the record, and call :meth:`EventTimeWindows._close` once ``ts >= st[K_CLOSE_AT]``) and
+pass every other record to :meth:`EventTimeWindows._add_slow`.
+
+**Jumps** (``max_jump``, default one day). A record more than ``max_jump`` ahead of its
+*reference* is *held* until the key's next record, so that one mistyped timestamp cannot make
+the rest of its key's stream late. The reference is the later of the key's newest event time
+and the newest window start of any key (for a key's first record, the latter; the operator's
+very first record is never held). So when every key crosses a weekend, only records that cross
+it before any key has confirmed it are held. When the key's next record comes:
+
+* if it confirms the jump (``ts >= held ts - allowed_lateness``: it would not be late after
+  the held record), the held record goes on, then the next one is taken as usual (a further
+  jump from the held record is held in turn); a weekend or holiday gap therefore passes;
+* otherwise the held record is set aside as an outlier (``stats.set_aside_one``, logged with
+  the key, its ts and the jump), the watermark does not move, and the next record is taken as
+  usual against it (it may be held in turn).
+
+A key holds at most one record. End of stream releases held records before the windows flush;
+processing-time timers (``idle_timeout``) do not release them. ``max_jump=None`` turns this off.
+The fast path is unchanged: a record that stays inside its key's current window cannot jump
+when ``window <= max_jump``; for a wider window the bound the hot loops compare with is the
+smaller of the window's end and ``max ts + max_jump + 1``.
+
+A record whose ``ts`` is not an int, or that a window cannot take, raises in the slow path
+before any state changes; the subclass's loop sets it aside (:meth:`Operator._failed`).
 """
 
 from __future__ import annotations
@@ -26,20 +49,25 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 
 from ..stats import NodeStats
+from ..timeutil import NS_PER_SECOND, format_duration, format_timestamp
 from .base import Operator
 
 # Per-key state.
 K_MAX_TS = 0  # largest event time seen for the key
-K_CUR_END = 1  # end of the current window, or NO_END when it is closed
+K_CUR_END = 1  # bound of the hot loops' fast path: end of the current window, or NO_END
 K_CLOSE_AT = 2  # smallest open window end + allowed lateness, or NEVER
 K_CUR = 3  # the window holding K_MAX_TS, or None once closed
 K_OPEN = 4  # open windows: start -> accumulator (includes the current one)
 K_FLOOR = 5  # watermark floor: end of the last window closed by timer or flush
-K_EXTRA = 6  # first index a subclass may use (see EventTimeWindows.state_extra)
+K_HELD = 6  # a record held for jumping ahead (see the module docstring), or None
+K_HELD_TS = 7  # its event time
+K_EXTRA = 8  # first index a subclass may use (see EventTimeWindows.state_extra)
 
 # Integers beyond any nanosecond timestamp, so every comparison stays int against int.
 NEVER = 1 << 80
 NO_END = -(1 << 80)
+DEFAULT_MAX_JUMP_NS = 86_400 * 1_000_000_000  # one day
+OUTLIER = "outlier: event time jumped more than {}"
 
 
 def window_start(ts: int, window_ns: int, offset_ns: int = 0) -> int:
@@ -51,14 +79,38 @@ def window_start(ts: int, window_ns: int, offset_ns: int = 0) -> int:
     return ts - (ts - offset_ns) % window_ns
 
 
+def _duration_text(ns: int) -> str:
+    """A duration for a message: exact when short, else to a tenth of its largest unit.
+
+    >>> _duration_text(86_400_000_000_000), _duration_text(3 * 86_400_000_000_000 + 7)
+    ('1d', 'about 3.0d')
+    """
+    exact = format_duration(ns)
+    if len(exact) <= 6:
+        return exact
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        if ns >= size * NS_PER_SECOND:
+            return f"about {ns / (size * NS_PER_SECOND):.1f}{unit}"
+    return exact
+
+
+def _when(ts: int) -> str:
+    """``ts`` with its UTC time when it has one."""
+    try:
+        return f"{ts} ({format_timestamp(ts)})"
+    except (ValueError, OverflowError, OSError):
+        return str(ts)
+
+
 class EventTimeWindows(Operator):
-    """Base of the windowed operators: per-key watermarks, late records, closing and flushing.
+    """Base of the windowed operators: per-key watermarks, late records, jumps, closing, flushing.
 
     A subclass provides ``_open_window(start, r, ts)`` (a new accumulator holding record
     ``r``), ``_add_to_window(w, r, ts)`` (add ``r`` to accumulator ``w`` in any arrival order)
     and ``_emit(st, start, w, out)`` (append the output of a closed window to ``out``); the
-    first two may be plain functions set per instance. ``state_extra`` gives the initial values
-    of the subclass's own per-key slots, from ``K_EXTRA`` on.
+    first two may be plain functions set per instance and must raise, if at all, before they
+    change anything. ``state_extra`` gives the initial values of the subclass's own per-key
+    slots, from ``K_EXTRA`` on.
     """
 
     state_extra: tuple = ()
@@ -73,6 +125,7 @@ class EventTimeWindows(Operator):
         offset_ns: int = 0,
         allowed_lateness_ns: int = 0,
         idle_timeout_ns: int | None = None,
+        max_jump_ns: int | None = DEFAULT_MAX_JUMP_NS,
         collect_late: bool = False,
     ) -> None:
         super().__init__(node_id, stats)
@@ -84,15 +137,24 @@ class EventTimeWindows(Operator):
             )
         if idle_timeout_ns is not None and idle_timeout_ns < 0:
             raise ValueError(f"{node_id}: idle_timeout must not be negative, got {idle_timeout_ns} ns")
+        if max_jump_ns is not None and max_jump_ns <= 0:
+            raise ValueError(f"{node_id}: max_jump must be positive (or None), got {max_jump_ns} ns")
         self.window_ns = window_ns
         self.key = key
         self.offset_ns = offset_ns % window_ns
         self.allowed_lateness_ns = allowed_lateness_ns
         self.idle_timeout_ns = idle_timeout_ns
+        self.max_jump_ns = max_jump_ns
+        # A window wider than max_jump: the fast path's bound must also stop at max ts + max_jump.
+        self._narrow_fast_path = max_jump_ns is not None and max_jump_ns < window_ns
+        self._outlier_reason = OUTLIER.format(_duration_text(max_jump_ns)) if max_jump_ns else ""
         # Late records kept for the "late" side output, or None when they are only counted.
         self._late: list[dict] | None = [] if collect_late else None
         # key -> per-key state list; insertion order is first-seen order, which flush follows.
         self._keys: dict[Hashable, list] = {}
+        # key -> (record, ts): a key's first record, held because it jumped ahead of every key.
+        self._held_first: dict[Hashable, tuple[dict, int]] = {}
+        self._newest_start = NO_END  # the newest window start any key has opened
 
     # -- what a subclass provides ---------------------------------------------------------------
 
@@ -113,16 +175,89 @@ class EventTimeWindows(Operator):
     def _add_slow(self, r: dict, ts: int, k: Hashable, st: list | None, out: list[dict]) -> int:
         """Add a record that is not an in-order record of its key's current window.
 
-        Returns 1 if it is late (then it is kept for the side output, if any), else 0.
+        Applies the jump rule, then :meth:`_add`. Returns how many records turned out late.
+        Raises, before changing any state, for a ``ts`` that is no int.
         """
+        if ts.__class__ is not int:
+            raise TypeError(f"ts must be an int of nanoseconds since the epoch, got {ts!r}")
+        if st is None:
+            if self._held_first:
+                held = self._held_first.pop(k, None)
+                if held is not None:
+                    return self._settle(held[0], held[1], r, ts, k, None, out)
+        elif st[K_HELD] is not None:
+            held_r, held_ts = st[K_HELD], st[K_HELD_TS]
+            st[K_HELD] = st[K_HELD_TS] = None
+            self._reset_fast_path(st)
+            return self._settle(held_r, held_ts, r, ts, k, st, out)
+        jump = self.max_jump_ns
+        if jump is not None:
+            reference = self._reference(st)
+            if reference != NO_END and ts - reference > jump:
+                if st is None:
+                    self._held_first[k] = (r, ts)
+                else:
+                    st[K_HELD], st[K_HELD_TS] = r, ts
+                    st[K_CUR_END] = NO_END  # the key's next record takes this path
+                return 0
+        return self._add(r, ts, k, st, out)
+
+    def _reference(self, st: list | None) -> int:
+        """What a jump is measured from: the key's newest event time or any key's newest window start."""
+        if st is None or st[K_MAX_TS] < self._newest_start:
+            return self._newest_start
+        return st[K_MAX_TS]
+
+    def _settle(
+        self, held_r: dict, held_ts: int, r: dict, ts: int, k: Hashable, st: list | None, out: list[dict]
+    ) -> int:
+        """The key's next record ``r`` after the held ``held_r``: confirm or set aside, then add ``r``."""
+        late = 0
+        if ts >= held_ts - self.allowed_lateness_ns:
+            late = self._release(held_r, held_ts, k, st, out)
+        else:
+            reference = self._reference(st)
+            self.stats.set_aside_one(
+                self._outlier_reason,
+                f"key {k!r}: ts {_when(held_ts)} is {_duration_text(held_ts - reference)} ahead of "
+                f"{_when(reference)}, and the key's next ts {_when(ts)} does not confirm it; "
+                f"record: {held_r!r:.300}",
+            )
+        return late + self._add_slow(r, ts, k, self._keys.get(k), out)
+
+    def _release(self, r: dict, ts: int, k: Hashable, st: list | None, out: list[dict]) -> int:
+        """Let a held record go on; set it aside as an error if its window cannot take it."""
+        try:
+            return self._add(r, ts, k, st, out)
+        except Exception as exc:
+            self._failed(r, exc)
+            return 0
+
+    def _reset_fast_path(self, st: list) -> None:
+        """Set the fast path's bound from the current window (after a held record left)."""
+        if st[K_CUR] is None:
+            st[K_CUR_END] = NO_END
+            return
+        max_ts = st[K_MAX_TS]
+        end = max_ts - (max_ts - self.offset_ns) % self.window_ns + self.window_ns
+        if self._narrow_fast_path and max_ts + self.max_jump_ns + 1 < end:
+            end = max_ts + self.max_jump_ns + 1
+        st[K_CUR_END] = end
+
+    def _add(self, r: dict, ts: int, k: Hashable, st: list | None, out: list[dict]) -> int:
+        """Add a record with no jump check. Returns 1 if it is late (kept for the side output)."""
         window = self.window_ns
         start = ts - (ts - self.offset_ns) % window
         if st is None:
             w = self._open_window(start, r, ts)
-            self._keys[k] = [
+            self._keys[k] = st = [
                 ts, start + window, start + window + self.allowed_lateness_ns, w, {start: w},
-                NO_END, *self.state_extra,
+                NO_END, None, None, *self.state_extra,
             ]  # fmt: skip
+            if start > self._newest_start:
+                self._newest_start = start
+            if self._narrow_fast_path:
+                self._reset_fast_path(st)
             return 0
         lateness = self.allowed_lateness_ns
         watermark = st[K_MAX_TS] - lateness
@@ -138,12 +273,16 @@ class EventTimeWindows(Operator):
             w = windows[start] = self._open_window(start, r, ts)
             if start + window + lateness < st[K_CLOSE_AT]:
                 st[K_CLOSE_AT] = start + window + lateness
+            if start > self._newest_start:
+                self._newest_start = start
         else:
             self._add_to_window(w, r, ts)
         if ts >= st[K_MAX_TS]:
             st[K_MAX_TS] = ts
-            if w is not st[K_CUR]:
-                st[K_CUR] = w
+            st[K_CUR] = w
+            if self._narrow_fast_path:
+                self._reset_fast_path(st)
+            else:
                 st[K_CUR_END] = start + window
             if ts >= st[K_CLOSE_AT]:
                 self._close(st, ts - lateness, out)
@@ -194,13 +333,27 @@ class EventTimeWindows(Operator):
         return out
 
     def flush(self) -> list[dict]:
-        """Emit every open window: keys in first-seen order, each key's windows in start order."""
+        """Emit every open window: keys in first-seen order, each key's windows in start order.
+
+        A key's held record goes on first; keys whose only record was held come last.
+        """
         out: list[dict] = []
-        for st in self._keys.values():
+        late = 0
+        for k, (r, ts) in list(self._held_first.items()):
+            late += self._release(r, ts, k, None, [])
+        self._held_first.clear()
+        for k, st in self._keys.items():
+            if st[K_HELD] is not None:
+                r, ts = st[K_HELD], st[K_HELD_TS]
+                st[K_HELD] = st[K_HELD_TS] = None
+                self._reset_fast_path(st)
+                late += self._release(r, ts, k, st, out)
             if st[K_OPEN]:
                 end = self._close(st, NEVER, out)
                 if end > st[K_FLOOR]:
                     st[K_FLOOR] = end
+        if late:
+            self.stats.late += late
         self.stats.add(0, len(out))
         return out
 

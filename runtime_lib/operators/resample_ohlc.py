@@ -16,17 +16,23 @@ lookup and a few list stores in :meth:`ResampleOHLC.process`; everything else (a
 out-of-order or late tick, any bar) goes through the shared slow path. Ticks read through
 ``get_symbol``/``get_price``/``get_time`` functions (seed-style configs) are first copied into
 plain ``{symbol, ts, price, size}`` ticks, so the fast loop itself never changes.
+
+A tick (or bar) the operator cannot take is set aside and counted in ``stats.errors`` (see
+:class:`.base.Operator`): its key or a get_* function raises, its ``ts`` is missing or no int,
+its price or size is no number. Bars that do not fit the windows at all (an interval that does
+not divide the window, a bar straddling two windows) are a wiring mistake and stop the job.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Hashable
+from numbers import Real
 from operator import itemgetter
 
 from ..stats import NodeStats
 from ..timeutil import parse_duration_ns
-from .event_windows import K_EXTRA, EventTimeWindows
+from .event_windows import DEFAULT_MAX_JUMP_NS, K_EXTRA, EventTimeWindows
 
 # Per-window accumulator.
 _W_START = 0
@@ -53,6 +59,10 @@ log = logging.getLogger(__name__)
 
 FILLS = ("none", "flat")
 INPUTS = ("ticks", "bars")
+
+
+class BarMismatch(ValueError):
+    """Bars that do not fit the windows (an interval or offset mismatch): the job stops."""
 
 
 class ResampleOHLC(EventTimeWindows):
@@ -86,6 +96,7 @@ class ResampleOHLC(EventTimeWindows):
         offset_ns: int = 0,
         allowed_lateness_ns: int = 0,
         idle_timeout_ns: int | None = None,
+        max_jump_ns: int | None = DEFAULT_MAX_JUMP_NS,
         fill: str = "none",
         input: str = "ticks",
         collect_late: bool = False,
@@ -96,7 +107,7 @@ class ResampleOHLC(EventTimeWindows):
         super().__init__(
             node_id, stats, window_ns=window_ns, key=key, offset_ns=offset_ns,
             allowed_lateness_ns=allowed_lateness_ns, idle_timeout_ns=idle_timeout_ns,
-            collect_late=collect_late,
+            max_jump_ns=max_jump_ns, collect_late=collect_late,
         )  # fmt: skip
         if fill not in FILLS:
             raise ValueError(f"{node_id}: unknown fill {fill!r} (known: {', '.join(FILLS)})")
@@ -133,95 +144,138 @@ class ResampleOHLC(EventTimeWindows):
         """Aggregate a batch of ticks (or bars); return the bars whose windows it closed."""
         if self._other is not None:
             return self._other(batch)
-        return self._process_ticks(batch, map(self.key, batch))
+        records, keys = self._keyed(batch, self.key)
+        return self._process_ticks(records, keys, len(batch))
 
-    def _process_ticks(self, batch: list[dict], keys) -> list[dict]:
-        """The fast loop over plain ticks, each with its key from ``keys``."""
+    def _process_ticks(self, batch: list[dict], keys: list, n_in: int) -> list[dict]:
+        """The fast loop over plain ticks, each with its key from ``keys``.
+
+        A tick that raises is set aside (:meth:`Operator._failed`) and the loop goes on after it:
+        every step that can raise comes before the first change of state. A ``ts`` that is no
+        int leaves the fast path, and the slow path refuses it.
+        """
         out: list[dict] = []
         get_state = self._keys.get
         slow = self._add_slow
         close = self._close
         n_late = 0
-        # Literal indices below (a global constant would cost a lookup per use):
-        # st: 0 K_MAX_TS, 1 K_CUR_END, 2 K_CLOSE_AT, 3 K_CUR;
-        # w: 3 high, 4 low, 5 close, 6 close_ts, 7 volume, 8 count, 9 price * size.
-        for r, k in zip(batch, keys):
-            ts = r["ts"]
-            st = get_state(k)
-            if st is not None and st[0] <= ts < st[1]:
-                # In order and inside the key's current window: ts is the new max event time,
-                # so it is the window's close and cannot be its open.
-                st[0] = ts
-                w = st[3]
-                p = r["price"]
-                s = r["size"]
-                if p > w[3]:
-                    w[3] = p
-                elif p < w[4]:
-                    w[4] = p
-                w[5] = p
-                w[6] = ts
-                w[7] += s
-                w[8] += 1
-                w[9] += p * s
-                if ts >= st[2]:  # the watermark reached an older window's end
-                    close(st, ts - self.allowed_lateness_ns, out)
-            else:
-                n_late += slow(r, ts, k, st, out)
+        ticks = zip(batch, keys)
+        r = None
+        while True:
+            try:
+                # Literal indices below (a global constant would cost a lookup per use):
+                # st: 0 K_MAX_TS, 1 K_CUR_END, 2 K_CLOSE_AT, 3 K_CUR;
+                # w: 3 high, 4 low, 5 close, 6 close_ts, 7 volume, 8 count, 9 price * size.
+                for r, k in ticks:
+                    ts = r["ts"]
+                    st = get_state(k)
+                    if st is not None and st[0] <= ts < st[1] and ts.__class__ is int:
+                        # In order and inside the key's current window: ts is the new max event
+                        # time, so it is the window's close and cannot be its open.
+                        w = st[3]
+                        p = r["price"]
+                        s = r["size"]
+                        volume = w[7] + s
+                        pv = w[9] + p * s
+                        if p > w[3]:
+                            w[3] = p
+                        elif p < w[4]:
+                            w[4] = p
+                        st[0] = ts
+                        w[5] = p
+                        w[6] = ts
+                        w[7] = volume
+                        w[8] += 1
+                        w[9] = pv
+                        if ts >= st[2]:  # the watermark reached an older window's end
+                            close(st, ts - self.allowed_lateness_ns, out)
+                    else:
+                        n_late += slow(r, ts, k, st, out)
+                break
+            except Exception as exc:
+                self._failed(r, exc)
         if n_late:
             self.stats.late += n_late
-        self.stats.add(len(batch), len(out))
+        self.stats.add(n_in, len(out))
         return out
 
     def _process_read(self, batch: list[dict]) -> list[dict]:
         """Ticks read through get_* functions: copy them into plain ticks, then the fast loop.
 
         Keys are computed on the records as they came; late ticks go to the side output as
-        they came, not as copies.
+        they came, not as copies. A record that a get_* function or the key fails on is set aside.
         """
+        records, keys = self._keyed(batch, self.key)
         get_symbol, get_time, get_price = self._read
-        ticks = [
-            {"symbol": get_symbol(r), "ts": get_time(r), "price": get_price(r), "size": r["size"]}
-            for r in batch
-        ]
+
+        def read(r: dict) -> dict:
+            return {"symbol": get_symbol(r), "ts": get_time(r), "price": get_price(r), "size": r["size"]}
+
+        try:
+            ticks = list(map(read, records))
+        except Exception:
+            ticks, kept, kept_keys = [], [], []
+            for r, k in zip(records, keys):
+                try:
+                    ticks.append(read(r))
+                except Exception as exc:
+                    self._failed(r, exc)
+                    continue
+                kept.append(r)
+                kept_keys.append(k)
+            records, keys = kept, kept_keys
         late = self._late
         held = len(late) if late is not None else 0
-        out = self._process_ticks(ticks, map(self.key, batch))
+        out = self._process_ticks(ticks, keys, len(batch))
         if late is not None and len(late) > held:
-            original = {id(t): r for t, r in zip(ticks, batch)}
-            late[held:] = [original[id(t)] for t in late[held:]]
+            original = {id(t): r for t, r in zip(ticks, records)}
+            late[held:] = [original.get(id(t), t) for t in late[held:]]
         return out
 
     def _process_bars(self, batch: list[dict]) -> list[dict]:
-        """Aggregate finer bars (each checked to fit inside one window) into these bars."""
+        """Aggregate finer bars (each checked to fit inside one window) into these bars.
+
+        A bar that raises is set aside, except one that does not fit this operator's windows
+        (:class:`BarMismatch`): that is a wiring mistake and stops the job.
+        """
         out: list[dict] = []
         get_state = self._keys.get
         slow = self._add_slow
         check = self._check_bar
         n_late = 0
-        for b, k in zip(batch, map(self.key, batch)):
-            ts = b["ts"]
-            check(b, ts)
-            if b["volume"] or b["count"]:
-                n_late += slow(b, ts, k, get_state(k), out)
+        records, keys = self._keyed(batch, self.key)
+        bars = zip(records, keys)
+        b = None
+        while True:
+            try:
+                for b, k in bars:
+                    ts = b["ts"]
+                    check(b, ts)
+                    if b["volume"] or b["count"]:
+                        n_late += slow(b, ts, k, get_state(k), out)
+                break
+            except BarMismatch:
+                raise
+            except Exception as exc:
+                self._failed(b, exc)
         if n_late:
             self.stats.late += n_late
         self.stats.add(len(batch), len(out))
         return out
 
     def _check_bar(self, b: dict, ts: int) -> None:
-        """Raise ValueError unless bar ``b`` lies wholly inside one of this operator's windows."""
+        """Raise :class:`BarMismatch` unless bar ``b`` lies wholly inside one of this operator's windows."""
         interval = b["interval"]
         if interval != self._bar_interval:
             width = parse_duration_ns(interval)
             if self.window_ns % width:
-                raise ValueError(
+                raise BarMismatch(
                     f"{self.node_id}: cannot resample {interval} bars into {self.interval} bars: "
                     f"the window must be a whole multiple of the input interval"
                 )
             self._bar_interval, self._bar_interval_ns = interval, width
         if (ts - self.offset_ns) % self.window_ns + self._bar_interval_ns > self.window_ns:
-            raise ValueError(
+            raise BarMismatch(
                 f"{self.node_id}: the {interval} bar at ts {ts} straddles two {self.interval} "
                 f"windows: align the offsets of both resamplers"
             )
@@ -233,9 +287,20 @@ class ResampleOHLC(EventTimeWindows):
         window = self.window_ns
         interval = self.interval
         last = st[_K_LAST_START]
-        if self.fill == "flat" and last is not None and start - last - window > MAX_FLAT_BARS_PER_GAP * window:
-            log.warning("%s: not filling %d empty %s windows of %r before ts %d (more than %d)", self.node_id,
-                        (start - last) // window - 1, interval, st[_K_LAST_SYMBOL], start, MAX_FLAT_BARS_PER_GAP)
+        if (
+            self.fill == "flat"
+            and last is not None
+            and start - last - window > MAX_FLAT_BARS_PER_GAP * window
+        ):
+            log.warning(
+                "%s: not filling %d empty %s windows of %r before ts %d (more than %d)",
+                self.node_id,
+                (start - last) // window - 1,
+                interval,
+                st[_K_LAST_SYMBOL],
+                start,
+                MAX_FLAT_BARS_PER_GAP,
+            )
         elif self.fill == "flat" and last is not None and start > last + window:
             price = st[_K_LAST_CLOSE]
             symbol = st[_K_LAST_SYMBOL]
@@ -261,55 +326,80 @@ class ResampleOHLC(EventTimeWindows):
         st[_K_LAST_SYMBOL] = w[_W_SYMBOL]
 
 
+def _number(value: object, name: str) -> object:
+    """``value`` if it is a real number (not a bool); else raise TypeError naming the field."""
+    if value.__class__ is bool or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    return value
+
+
 def _new_window(start: int, r: dict, ts: int) -> list:
-    """A window accumulator opened by tick ``r``."""
-    p = r["price"]
-    s = r["size"]
+    """A window accumulator opened by tick ``r`` (whose price and size must be numbers)."""
+    p = _number(r["price"], "price")
+    s = _number(r["size"], "size")
     return [start, p, ts, p, p, p, ts, s, 1, p * s, r["symbol"]]
 
 
 def _add_tick(w: list, r: dict, ts: int) -> None:
-    """Add tick ``r`` to window ``w`` in any arrival order (open/close follow event time)."""
+    """Add tick ``r`` to window ``w`` in any arrival order (open/close follow event time).
+
+    Everything that can raise (a missing field, a price that does not compare) comes first.
+    """
     p = r["price"]
     s = r["size"]
+    volume = w[_W_VOLUME] + s
+    pv = w[_W_PV] + p * s
+    high = p > w[_W_HIGH]
+    low = p < w[_W_LOW]
     if ts < w[_W_OPEN_TS]:  # strict: among equal times the earliest arrival stays the open
         w[_W_OPEN] = p
         w[_W_OPEN_TS] = ts
     if ts >= w[_W_CLOSE_TS]:  # not strict: among equal times the latest arrival is the close
         w[_W_CLOSE] = p
         w[_W_CLOSE_TS] = ts
-    if p > w[_W_HIGH]:
+    if high:
         w[_W_HIGH] = p
-    elif p < w[_W_LOW]:
+    elif low:
         w[_W_LOW] = p
-    w[_W_VOLUME] += s
+    w[_W_VOLUME] = volume
     w[_W_COUNT] += 1
-    w[_W_PV] += p * s
+    w[_W_PV] = pv
 
 
 def _new_bar_window(start: int, b: dict, ts: int) -> list:
     """A window accumulator opened by bar ``b`` (event time ``ts``, the bar's start)."""
-    volume = b["volume"]
+    volume = _number(b["volume"], "volume")
+    vwap = b["vwap"]
+    high, low = _number(b["high"], "high"), _number(b["low"], "low")
+    open_, close = _number(b["open"], "open"), _number(b["close"], "close")
     return [
-        start, b["open"], ts, b["high"], b["low"], b["close"], ts,
-        volume, b["count"], b["vwap"] * volume if volume else 0, b["symbol"],
+        start, open_, ts, high, low, close, ts,
+        volume, _number(b["count"], "count"), _number(vwap, "vwap") * volume if volume else 0, b["symbol"],
     ]  # fmt: skip
 
 
 def _add_bar(w: list, b: dict, ts: int) -> None:
-    """Add bar ``b`` to window ``w`` in any arrival order (open/close follow the bars' ts)."""
+    """Add bar ``b`` to window ``w`` in any arrival order (open/close follow the bars' ts).
+
+    Everything that can raise (a missing field, values that do not compare or add) comes first.
+    """
+    open_, high, low, close = b["open"], b["high"], b["low"], b["close"]
+    volume = b["volume"]
+    total = w[_W_VOLUME] + volume
+    count = w[_W_COUNT] + b["count"]
+    pv = w[_W_PV] + b["vwap"] * volume if volume else w[_W_PV]
+    higher = high > w[_W_HIGH]
+    lower = low < w[_W_LOW]
     if ts < w[_W_OPEN_TS]:
-        w[_W_OPEN] = b["open"]
+        w[_W_OPEN] = open_
         w[_W_OPEN_TS] = ts
     if ts >= w[_W_CLOSE_TS]:
-        w[_W_CLOSE] = b["close"]
+        w[_W_CLOSE] = close
         w[_W_CLOSE_TS] = ts
-    if b["high"] > w[_W_HIGH]:
-        w[_W_HIGH] = b["high"]
-    if b["low"] < w[_W_LOW]:
-        w[_W_LOW] = b["low"]
-    volume = b["volume"]
-    w[_W_VOLUME] += volume
-    w[_W_COUNT] += b["count"]
-    if volume:
-        w[_W_PV] += b["vwap"] * volume
+    if higher:
+        w[_W_HIGH] = high
+    if lower:
+        w[_W_LOW] = low
+    w[_W_VOLUME] = total
+    w[_W_COUNT] = count
+    w[_W_PV] = pv

@@ -128,20 +128,30 @@ class Throttle(Operator):
         return False
 
     def process(self, batch: list[dict]) -> list[dict]:
-        """Return the records that have tokens now: held ones first, then those of ``batch``."""
+        """Return the records that have tokens now: held ones first, then those of ``batch``.
+
+        A record whose key fails is set aside and counted in ``stats.errors``; the batch goes on.
+        """
         now = self._read_clock()
         out = self._release(now) if self._held_count else []
         key, take, held = self.key, self._take, self._held
-        for r in batch:
-            k = key(r) if key is not None else None
-            if self.delay and k in held:
-                self._hold(k, r)
-            elif take(k, now):
-                out.append(r)
-            elif self.delay:
-                self._hold(k, r)
-            else:
-                self.stats.dropped += 1
+        records = iter(batch)
+        r = None
+        while True:
+            try:  # a record whose key fails (or is unhashable) raises before any change
+                for r in records:
+                    k = key(r) if key is not None else None
+                    if self.delay and k in held:
+                        self._hold(k, r)
+                    elif take(k, now):
+                        out.append(r)
+                    elif self.delay:
+                        self._hold(k, r)
+                    else:
+                        self.stats.dropped += 1
+                break
+            except Exception as exc:
+                self._failed(r, exc)
         if self._held_count > self.max_pending:
             self._drop_oldest(self._held_count - self.max_pending)
         self._forget_full_buckets(now)

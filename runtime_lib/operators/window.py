@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable, Sequence
 
 from ..stats import NodeStats
 from .aggregates import AGGREGATES, Aggregate
-from .event_windows import EventTimeWindows
+from .event_windows import DEFAULT_MAX_JUMP_NS, EventTimeWindows
 
 
 class Window(EventTimeWindows):
@@ -42,12 +42,13 @@ class Window(EventTimeWindows):
         offset_ns: int = 0,
         allowed_lateness_ns: int = 0,
         idle_timeout_ns: int | None = None,
+        max_jump_ns: int | None = DEFAULT_MAX_JUMP_NS,
         collect_late: bool = False,
     ) -> None:
         super().__init__(
             node_id, stats, window_ns=window_ns, key=key, offset_ns=offset_ns,
             allowed_lateness_ns=allowed_lateness_ns, idle_timeout_ns=idle_timeout_ns,
-            collect_late=collect_late,
+            max_jump_ns=max_jump_ns, collect_late=collect_late,
         )  # fmt: skip
         if not key_fields:
             raise ValueError(f"{node_id}: key_fields must name at least one field")
@@ -59,26 +60,39 @@ class Window(EventTimeWindows):
         self.key_fields = tuple(key_fields)
         self.out_fields = tuple(name for name, _, _ in aggs)
         self._aggs: tuple[Aggregate, ...] = tuple(AGGREGATES[fn](*values) for _, fn, values in aggs)
-        self._adders = tuple(agg.add for agg in self._aggs)
+        self._steps = tuple(agg.step for agg in self._aggs)
 
     def process(self, batch: list[dict]) -> list[dict]:
-        """Aggregate a batch; return the records of the windows it closed."""
+        """Aggregate a batch; return the records of the windows it closed.
+
+        A record whose key, ``ts`` or aggregation expression fails is set aside and counted in
+        ``stats.errors``; the batch goes on.
+        """
         out: list[dict] = []
         get_state = self._keys.get
         slow = self._add_slow
         add = self._add_to_window
         n_late = 0
-        # st: 0 K_MAX_TS, 1 K_CUR_END, 2 K_CLOSE_AT, 3 K_CUR (see event_windows).
-        for r, k in zip(batch, map(self.key, batch)):
-            ts = r["ts"]
-            st = get_state(k)
-            if st is not None and st[0] <= ts < st[1]:  # in order, in the key's current window
-                st[0] = ts
-                add(st[3], r, ts)
-                if ts >= st[2]:
-                    self._close(st, ts - self.allowed_lateness_ns, out)
-            else:
-                n_late += slow(r, ts, k, st, out)
+        records, keys = self._keyed(batch, self.key)
+        pairs = zip(records, keys)
+        r = None
+        while True:
+            try:
+                # st: 0 K_MAX_TS, 1 K_CUR_END, 2 K_CLOSE_AT, 3 K_CUR (see event_windows).
+                for r, k in pairs:
+                    ts = r["ts"]
+                    st = get_state(k)
+                    # In order, in the key's current window, and a plain int ts.
+                    if st is not None and st[0] <= ts < st[1] and ts.__class__ is int:
+                        add(st[3], r, ts)
+                        st[0] = ts
+                        if ts >= st[2]:
+                            self._close(st, ts - self.allowed_lateness_ns, out)
+                    else:
+                        n_late += slow(r, ts, k, st, out)
+                break
+            except Exception as exc:
+                self._failed(r, exc)
         if n_late:
             self.stats.late += n_late
         self.stats.add(len(batch), len(out))
@@ -91,9 +105,12 @@ class Window(EventTimeWindows):
         return w
 
     def _add_to_window(self, w: list, r: dict, ts: int) -> None:
-        """Add ``r`` to every aggregation of window ``w``."""
-        for add, state in zip(self._adders, w[1]):
-            add(state, r, ts)
+        """Add ``r`` to every aggregation of window ``w``, or (if one of them raises) to none."""
+        states = w[1]
+        steps = [step(state, r, ts) for step, state in zip(self._steps, states)]
+        for state, new in zip(states, steps):
+            if new is not None:
+                state[:] = new
 
     def _emit(self, st: list, start: int, w: list, out: list[dict]) -> None:
         """Append the record of the closed window at ``start``."""

@@ -58,6 +58,7 @@ def build(ctx):
         offset_ns=0,
         allowed_lateness_ns=2_000_000_000,
         idle_timeout_ns=None,
+        max_jump_ns=86_400_000_000_000,
         fill="none",
     )
     # tests/golden/fanout_union/config.yaml:21 node 'store' (sink.store)

@@ -56,6 +56,7 @@ def build(ctx):
         offset_ns=0,
         allowed_lateness_ns=0,
         idle_timeout_ns=None,
+        max_jump_ns=86_400_000_000_000,
         fill="none",
     )
     # tests/golden/seed_style/config.yaml:21 node 'out' (sink.null)
