@@ -12,6 +12,8 @@ import typer
 
 from runtime_lib.job import options_with_defaults
 from runtime_lib.job import run as run_job
+from runtime_lib.limits import positive_count, positive_seconds
+from runtime_lib.stopping import DEFAULT_GRACE_S, GRACE_ENV
 
 from .cache import cached_module_path, import_module_file
 from .components_cli import components_command
@@ -107,12 +109,32 @@ def explain(config: ConfigArg) -> None:
     typer.echo(explain_plan(_compile(config).plan))
 
 
+def _checked(check):
+    """A typer callback that reports ``check``'s ValueError as a usage error (exit 2) naming the option."""
+
+    def callback(value):
+        if value is None:
+            return None
+        try:
+            return check(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+
+    return callback
+
+
 @app.command()
 def run(
     config: Annotated[Optional[Path], typer.Argument(help="config file (YAML or JSON); default: $MDP_UNIFIED_CONFIG",
                                                      show_default=False)] = None,
-    duration: Annotated[Optional[float], typer.Option(help="stop after this many seconds")] = None,
-    max_events: Annotated[Optional[int], typer.Option(help="stop after this many source events")] = None,
+    duration: Annotated[Optional[float], typer.Option(help="stop after this many seconds",
+                                                      callback=_checked(positive_seconds))] = None,
+    max_events: Annotated[Optional[int], typer.Option(help="stop after this many source events",
+                                                      callback=_checked(positive_count))] = None,
+    stop_grace: Annotated[Optional[float], typer.Option(
+        help=f"after SIGINT, SIGTERM or --duration, exit with status 124 if the job has not finished within "
+             f"this many seconds (default: ${GRACE_ENV}, else {DEFAULT_GRACE_S:g})",
+        callback=_checked(positive_seconds))] = None,
     metrics_port: Annotated[Optional[int], typer.Option(help="serve Prometheus metrics on 127.0.0.1:PORT")] = None,
     log_level: Annotated[Optional[str], typer.Option(help="DEBUG, INFO, WARNING or ERROR (default INFO)")] = None,
     mode: Annotated[Optional[str], typer.Option(help="dag or classic: the section of the config to run")] = None,
@@ -144,7 +166,8 @@ def run(
         module_path.write_text(compiled.source, encoding="utf-8")
     module = import_module_file(module_path)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    options = options_with_defaults(getattr(module, "RUN_DEFAULTS", None), duration, max_events, settings.metrics_port)
+    options = options_with_defaults(getattr(module, "RUN_DEFAULTS", None), duration, max_events, settings.metrics_port,
+                                    stop_grace)
     raise typer.Exit(run_job(module.build, module.JOB_NAME, options))
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .context import BuildContext, Push
 from .sink_worker import SinkWorker
+from .sinks.base import sink_failure
 from .sources.base import Source
+from .stopping import Watchdog, grace_from_env
 
 log = logging.getLogger("mdp.job")
 TIMER_INTERVAL_S = 0.2
@@ -25,6 +27,7 @@ class RunOptions:
     max_events: int | None = None
     metrics_port: int | None = None
     labels: dict[str, str] | None = None  # constant labels added to every metric
+    stop_grace: float | None = None  # seconds to finish after a stop request (None: $MDP_STOP_GRACE_S or 8)
 
 
 class LiveContext(BuildContext):
@@ -36,8 +39,12 @@ class LiveContext(BuildContext):
         self.running: dict[str, Source] = {}  # the sources of the run, once it has started them
 
     def sink(self, node_id: str, node_type: str, cls: type, **params) -> Push:
-        """Create the sink and return its worker's ``submit``."""
-        worker = SinkWorker(cls(node_id, **params), self.stats(node_id, node_type))
+        """Create the sink and return its worker's ``submit``; a sink that cannot start names itself."""
+        try:
+            sink = cls(node_id, **params)
+        except Exception as exc:
+            raise sink_failure(node_id, "", exc) from None
+        worker = SinkWorker(sink, self.stats(node_id, node_type))
         self.workers[node_id] = worker
         return worker.submit
 
@@ -52,6 +59,8 @@ class Run:
         self.events_in = 0
         self.sources: dict[str, Source] = ctx.running
         self.failure: BaseException | None = None
+        self.busy: tuple[str, float] | None = None  # pipeline code running now, and since when
+        self.flushed = False  # whether the stateful operators have been flushed
 
     def _take(self, batch: list[dict]) -> list[dict]:
         limit = self.options.max_events
@@ -61,42 +70,63 @@ class Run:
         self.events_in += len(batch)
         return batch
 
+    def _run_code(self, what: str, code: Callable[..., None], *args: object) -> None:
+        """Run synchronous pipeline code, noting what runs for a report if it never returns."""
+        self.busy = (what, time.monotonic())
+        try:
+            code(*args)
+        finally:
+            self.busy = None
+
     async def _feed(self, source_id: str, source: Source) -> None:
         push, stats = self.ctx.outputs[source_id], self.ctx.node_stats[source_id]
         async for batch in source.batches():
             batch = self._take(batch)
             if batch:
                 stats.add(0, len(batch))
-                push(batch)
+                self._run_code(f"the push of a batch of {len(batch)} records from {source_id!r}", push, batch)
             for worker in self.ctx.workers.values():
                 await worker.wait_for_room()
             if self.stop.is_set() and not source.live:
                 break  # a live source is closed instead, and hands over what it still holds
+            await asyncio.sleep(0)  # let signals, timers and the other feeds in between batches
 
     async def _timers(self, live: bool) -> None:
         while not self.stop.is_set():
             await asyncio.sleep(TIMER_INTERVAL_S)
             try:
-                self.ctx.fire_timers(time.time_ns(), live)
+                self._run_code("a timer", self.ctx.fire_timers, time.time_ns(), live)
             except Exception as exc:  # a failing timer stops the job like a failing feed
                 self.failure = exc
                 self.stop.set()
 
     async def execute(self) -> None:
-        """Run until the sources end, a limit is reached or a signal arrives; then drain."""
+        """Run until the sources end, a limit is reached or a signal arrives; then drain.
+
+        A signal or the end of ``duration`` starts the grace period of :mod:`.stopping`.
+        """
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self.stop.set)
+        grace = self.options.stop_grace if self.options.stop_grace is not None else grace_from_env()
+
+        def request_stop() -> None:
+            try:
+                loop.call_soon_threadsafe(self.stop.set)
+            except RuntimeError:  # the loop has closed: the run is over anyway
+                pass
+
+        with Watchdog(request_stop, self.unflushed, self.options.duration, grace):
+            await self._execute()
+
+    async def _execute(self) -> None:
         for source_id, (_type, cls, params) in self.ctx.sources.items():
             self.sources[source_id] = cls(source_id, **params)
+            self.sources[source_id].stats = self.ctx.node_stats[source_id]
         writers = [asyncio.create_task(w.run()) for w in self.ctx.workers.values()]
         feeds = [asyncio.create_task(self._feed(i, s)) for i, s in self.sources.items()]
         background = []
         live = any(s.live for s in self.sources.values())
         if live or any(getattr(op, "processing_time", False) for _id, op in self.ctx.operators):
             background.append(asyncio.create_task(self._timers(live)))
-        if self.options.duration is not None:
-            background.append(asyncio.create_task(self._stop_after(self.options.duration)))
         stopper = asyncio.create_task(self.stop.wait())
         try:
             await self._until_done(feeds, stopper, writers)
@@ -104,21 +134,40 @@ class Run:
             await self._stop_sources(feeds, background + [stopper])
             try:
                 if self.failure is None:
-                    self.ctx.flush_operators()
+                    self._run_code("the flush of the stateful operators", self.ctx.flush_operators)
             except Exception as exc:  # the sinks are still drained and closed below
                 self.failure = exc
+            self.flushed = True
             for worker in self.ctx.workers.values():
                 await worker.close()
             results = await asyncio.gather(*writers, return_exceptions=True)
             for worker in self.ctx.workers.values():
-                await asyncio.to_thread(worker.sink.close)
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+                try:
+                    await worker.close_sink()
+                except Exception as exc:  # reported below unless something failed before
+                    results.append(exc)
+        if self.failure is not None:
+            raise self.failure
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-        if self.failure is not None:
-            raise self.failure
+
+    def unflushed(self) -> str:
+        """What stopping now would leave unwritten, in words: read from any thread."""
+        parts = []
+        if self.busy is not None:
+            what, since = self.busy
+            parts.append(f"{what} has not returned after {time.monotonic() - since:.1f} s "
+                         "(a plugin function or an expression that does not end?)")
+        if not self.flushed and self.ctx.operators:
+            held = ", ".join(repr(node_id) for node_id, _operator in self.ctx.operators)
+            parts.append(f"the open windows and held records of {held}")
+        for node_id, worker in self.ctx.workers.items():
+            backlog = worker.backlog()
+            if backlog:
+                where = f" ({worker.sink.target})" if worker.sink.target else ""
+                parts.append(f"sink {node_id!r}{where}: {backlog}")
+        return "; ".join(parts) if parts else "nothing was pending"
 
     async def _stop_sources(self, feeds: list[asyncio.Task], background: list[asyncio.Task]) -> None:
         """Stop the feeds. A live source is closed first and its feed left to push what the
@@ -154,12 +203,7 @@ class Run:
                     self.failure = task.exception()
                     self.stop.set()
 
-    async def _stop_after(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-        self.stop.set()
-
 
 def run_live(ctx: LiveContext, options: RunOptions) -> None:
     """Run a built pipeline to completion; its counters stay on ``ctx``."""
     asyncio.run(Run(ctx, options).execute())
-

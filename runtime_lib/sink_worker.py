@@ -1,21 +1,73 @@
-"""A sink behind a bounded queue: batches are written in a worker thread, in order."""
+"""A sink behind a bounded queue: batches are written in the sink's own thread, in order."""
 
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
 from collections import deque
+from collections.abc import Callable
 
-from .sinks.base import Sink
+from .sinks.base import Sink, sink_failure
 from .stats import NodeStats
 
 DEFAULT_MAX_PENDING = 64
 
 
+class SinkThread:
+    """One daemon thread that runs a sink's calls one at a time, in order.
+
+    Being a daemon, a call that never returns (a write to a pipe nobody reads) cannot keep the
+    process from exiting, as a thread of the default executor would.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._calls: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+
+    async def call(self, function: Callable, *args: object) -> object:
+        """Run ``function(*args)`` in the thread and return (or raise) what it does."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self._thread.is_alive():
+            self._thread.start()
+        self._calls.put((loop, future, function, args))
+        return await future
+
+    def stop(self) -> None:
+        """Let the thread end once the calls already given have run."""
+        if self._thread.is_alive():
+            self._calls.put(None)
+
+    def _serve(self) -> None:
+        while (call := self._calls.get()) is not None:
+            loop, future, function, args = call
+            try:
+                outcome, failed = function(*args), False
+            except Exception as exc:
+                outcome, failed = exc, True
+            try:
+                loop.call_soon_threadsafe(_settle, future, outcome, failed)
+            except RuntimeError:  # the loop has closed: nobody waits for the outcome any more
+                return
+
+
+def _settle(future: asyncio.Future, outcome: object, failed: bool) -> None:
+    if future.cancelled():
+        return
+    if failed:
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
 class SinkWorker:
-    """Queues batches for one sink and writes them from a worker thread, one call at a time.
+    """Queues batches for one sink and writes them from the sink's thread, one call at a time.
 
     ``submit`` never drops: the queue may grow past ``max_pending`` for the batch in hand, and
     the sources then wait in :meth:`wait_for_room` (backpressure) until the writer catches up.
+    A failing write or close raises a :class:`~runtime_lib.errors.JobError` that names the sink,
+    where it writes and the error.
     """
 
     def __init__(self, sink: Sink, stats: NodeStats, max_pending: int = DEFAULT_MAX_PENDING) -> None:
@@ -28,6 +80,9 @@ class SinkWorker:
         self._room = asyncio.Event()
         self._room.set()
         self._closing = False
+        self._writing = 0  # rows of the write in progress
+        self._closing_sink = False
+        self._thread = SinkThread(f"mdp-sink-{sink.node_id}")
 
     def submit(self, batch: list[dict]) -> None:
         """Queue a batch for writing (called synchronously from pipeline code)."""
@@ -51,7 +106,13 @@ class SinkWorker:
                 self._pending.clear()
                 self._room.set()
                 rows = [record for batch in batches for record in batch]
-                written = await asyncio.to_thread(self.sink.write, rows)
+                self._writing = len(rows)
+                try:
+                    written = await self._thread.call(self.sink.write, rows)
+                except Exception as exc:
+                    raise sink_failure(self.sink.node_id, self.sink.target, exc, self.rows_written) from None
+                finally:
+                    self._writing = 0
                 self.rows_written += written
                 self.stats.events_out += len(rows)
             if self._closing:
@@ -61,3 +122,26 @@ class SinkWorker:
         """Ask the writer to finish once everything queued is written."""
         self._closing = True
         self._wake.set()
+
+    async def close_sink(self) -> None:
+        """Close the sink (flush and release it) in its thread, then end the thread."""
+        self._closing_sink = True
+        try:
+            await self._thread.call(self.sink.close)
+        except Exception as exc:
+            raise sink_failure(self.sink.node_id, self.sink.target, exc, self.rows_written) from None
+        finally:
+            self._closing_sink = False
+            self._thread.stop()
+
+    def backlog(self) -> str:
+        """What this sink has not yet written, in words ("" when nothing): read from any thread."""
+        parts = []
+        if self._writing:
+            parts.append(f"a write of {self._writing} rows in progress")
+        pending = tuple(self._pending)
+        if pending:
+            parts.append(f"{len(pending)} batches ({sum(map(len, pending))} rows) queued")
+        if self._closing_sink:
+            parts.append("closing (flushing what it buffered)")
+        return ", ".join(parts)

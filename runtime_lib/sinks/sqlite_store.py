@@ -8,7 +8,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from ..errors import JobError
-from .base import Sink
+from .base import Sink, non_record, redact_url
 
 URL_PREFIX = "sqlite:///"
 COLUMNS = ("symbol", "interval", "ts", "open", "high", "low", "close", "volume", "count", "vwap")
@@ -27,9 +27,24 @@ def sqlite_path(url: str) -> Path:
     """
     if not url.startswith(URL_PREFIX) or not url[len(URL_PREFIX) :].strip("/"):
         raise JobError(
-            f"bad SQLite URL {url!r}: expected sqlite:///relative/path.db or sqlite:////absolute/path.db"
+            f"bad SQLite URL {redact_url(url)!r}: "
+            "expected sqlite:///relative/path.db or sqlite:////absolute/path.db"
         )
     return Path(url[len(URL_PREFIX) :]).absolute()
+
+
+def _too_large(rows: list[tuple]) -> str:
+    """Which value of ``rows`` SQLite cannot store as a 64-bit integer.
+
+    >>> _too_large([("AAA", "1m", 0, 1.0, 1.0, 1.0, 1.0, 2**70, 1, None)])
+    "volume = 1180591620717411303424 of the bar ('AAA', '1m', 0) is too large for SQLite (a 64-bit integer)"
+    """
+    for row in rows:
+        for column, value in zip(COLUMNS, row):
+            if isinstance(value, int) and not -(2**63) <= value < 2**63:
+                shown = value if value.bit_length() <= 128 else f"an integer of {value.bit_length()} bits"
+                return f"{column} = {shown} of the bar {row[:3]!r} is too large for SQLite (a 64-bit integer)"
+    return "a value is too large for SQLite (a 64-bit integer)"
 
 
 class SqliteStore(Sink):
@@ -42,8 +57,9 @@ class SqliteStore(Sink):
     def __init__(self, node_id: str, *, url: str, table: str = "bars") -> None:
         super().__init__(node_id)
         if not _IDENTIFIER.match(table):
-            raise JobError(f"{node_id}: bad table name {table!r}: use letters, digits and underscores")
+            raise JobError(f"bad table name {table!r}: use letters, digits and underscores")
         self.url = url
+        self.target = redact_url(url)
         self.path = sqlite_path(url)
         self.table = table
         self._connection: sqlite3.Connection | None = None
@@ -66,7 +82,7 @@ class SqliteStore(Sink):
             )
             connection.commit()
         except (OSError, sqlite3.Error) as exc:
-            raise JobError(f"{self.path}: cannot open SQLite database: {exc}") from None
+            raise JobError(f"cannot open SQLite database {self.path}: {exc}") from None
         return connection
 
     def write(self, batch: list[dict]) -> int:
@@ -76,14 +92,16 @@ class SqliteStore(Sink):
         try:
             rows = [(*_REQUIRED(b), b.get("vwap")) for b in batch]
         except KeyError as exc:
-            raise JobError(
-                f"{self.node_id}: record has no field {exc} (a bar needs {', '.join(COLUMNS)})"
-            ) from None
+            raise JobError(f"a record has no field {exc} (a bar needs {', '.join(COLUMNS)})") from None
+        except (TypeError, AttributeError):
+            raise JobError(non_record(batch) or "a record is not a bar") from None
         try:
             with self._connection:
                 self._connection.executemany(self._upsert, rows)
         except sqlite3.Error as exc:
-            raise JobError(f"{self.path}: writing to table {self.table!r} failed: {exc}") from None
+            raise JobError(f"writing to table {self.table!r} of {self.path} failed: {exc}") from None
+        except OverflowError:
+            raise JobError(_too_large(rows)) from None
         return len(rows)
 
     def close(self) -> None:
