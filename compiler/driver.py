@@ -11,6 +11,7 @@ from .classic import lower_classic
 from .codegen.emit import emit
 from .codegen.env_refs import check_references
 from .diagnostics import Diagnostic, DiagnosticError
+from .file_paths import check_file_paths
 from .ir import Pipeline
 from .load.config import load_config
 from .load.document import Document, Span
@@ -62,7 +63,7 @@ def analyse_document(doc: Document) -> Pipeline:
     """Build and validate a loaded config (a classic one is lowered to the DAG form first)."""
     doc, problems = lower_classic(doc)
     pipeline, more = build(doc, doc.file)
-    problems += more + check_references(pipeline)
+    problems += more + check_references(pipeline) + check_file_paths(pipeline)
     pipeline, more = validate(pipeline)
     problems += more
     if problems:

@@ -10,13 +10,28 @@ from collections.abc import Callable
 
 from .context import BuildContext, run_local_job
 from .errors import JobError
+from .file_paths import check_build_files
+from .limits import positive_count, positive_seconds
 from .metrics import NodeCollector, serve_metrics
 from .runner import LiveContext, RunOptions, run_live
+from .stopping import DEFAULT_GRACE_S, GRACE_ENV
 from .summary import format_summary, nodes_that_refused_everything
 
 __all__ = ["main", "options_with_defaults", "run_local_job"]
 
 log = logging.getLogger("mdp.job")
+
+
+def _checked(check: Callable[[str], object]) -> Callable[[str], object]:
+    """An argparse ``type`` that reports ``check``'s ValueError as a usage error naming the option."""
+
+    def convert(text: str) -> object:
+        try:
+            return check(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
 
 
 def _parser(job_name: str, description: str, defaults: dict) -> argparse.ArgumentParser:
@@ -27,8 +42,12 @@ def _parser(job_name: str, description: str, defaults: dict) -> argparse.Argumen
     duration = f"{defaults['duration']:g} s, from the config" if "duration" in defaults else "until the sources end"
     port = f" (default: {defaults['metrics_port']}, from the config)" if "metrics_port" in defaults else ""
     level = f"{defaults['log_level']}, from the config" if "log_level" in defaults else "INFO"
-    parser.add_argument("--duration", type=float, metavar="S", help=f"stop after S seconds (default: {duration})")
-    parser.add_argument("--max-events", type=int, metavar="N", help="stop after N source events")
+    parser.add_argument("--duration", type=_checked(positive_seconds), metavar="S",
+                        help=f"stop after S seconds (default: {duration})")
+    parser.add_argument("--max-events", type=_checked(positive_count), metavar="N", help="stop after N source events")
+    parser.add_argument("--stop-grace", type=_checked(positive_seconds), metavar="S",
+                        help=f"after SIGINT, SIGTERM or --duration, exit with status 124 if the job has not "
+                             f"finished within S seconds (default: ${GRACE_ENV}, else {DEFAULT_GRACE_S:g})")
     parser.add_argument("--metrics-port", type=int, metavar="PORT", help=f"serve Prometheus metrics on 127.0.0.1:PORT{port}")
     parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help=f"default: {level}")
     parser.add_argument("--quiet", action="store_true", help="do not print the summary")
@@ -36,11 +55,16 @@ def _parser(job_name: str, description: str, defaults: dict) -> argparse.Argumen
 
 
 def run(build: Callable[[BuildContext], None], job_name: str, options: RunOptions, quiet: bool = False) -> int:
-    """Run the job live; print a summary to stderr; return the exit status (0 ok, 1 job error)."""
+    """Run the job live; print a summary to stderr; return the exit status (0 ok, 1 job error).
+
+    A job that does not stop within the grace period after a stop request, or that gets a
+    second signal, exits the process from :mod:`.stopping` instead (status 124, 130 or 143).
+    """
     started = time.monotonic()
     ctx = LiveContext()
     server = None
     try:
+        check_build_files(build)  # before any sink opens (and truncates) its file
         build(ctx)
         if options.metrics_port is not None:
             collector = NodeCollector(job_name, ctx.node_stats, ctx.workers, options.labels, ctx.running)
@@ -70,11 +94,11 @@ def run(build: Callable[[BuildContext], None], job_name: str, options: RunOption
 
 
 def options_with_defaults(defaults: dict | None, duration: float | None = None, max_events: int | None = None,
-                          metrics_port: int | None = None) -> RunOptions:
+                          metrics_port: int | None = None, stop_grace: float | None = None) -> RunOptions:
     """Run options where each one given wins over the module's ``RUN_DEFAULTS`` (set by the config).
 
     >>> options_with_defaults({"duration": 10.0, "labels": {"tenant_id": "demo"}}, max_events=5)
-    RunOptions(duration=10.0, max_events=5, metrics_port=None, labels={'tenant_id': 'demo'})
+    RunOptions(duration=10.0, max_events=5, metrics_port=None, labels={'tenant_id': 'demo'}, stop_grace=None)
     >>> options_with_defaults({"duration": 10.0}, duration=2.0).duration
     2.0
     """
@@ -84,6 +108,7 @@ def options_with_defaults(defaults: dict | None, duration: float | None = None, 
         max_events=max_events,
         metrics_port=metrics_port if metrics_port is not None else defaults.get("metrics_port"),
         labels=dict(defaults.get("labels") or {}) or None,
+        stop_grace=stop_grace,
     )
 
 
@@ -98,5 +123,5 @@ def main(build: Callable[[BuildContext], None], job_name: str, description: str,
     args = _parser(job_name, description, defaults).parse_args(argv)
     level = args.log_level or defaults.get("log_level") or "INFO"
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    options = options_with_defaults(defaults, args.duration, args.max_events, args.metrics_port)
+    options = options_with_defaults(defaults, args.duration, args.max_events, args.metrics_port, args.stop_grace)
     return run(build, job_name, options, quiet=args.quiet)

@@ -15,23 +15,55 @@ _UNIT_NS = {
     "h": 3600 * NS_PER_SECOND,
     "d": 86400 * NS_PER_SECOND,
 }
+MAX_DURATION_NS = 3650 * _UNIT_NS["d"]
+"""The longest duration a config may give (about ten years): longer ones are mistakes."""
+_MAX_DURATION_DIGITS = len(str(MAX_DURATION_NS))
 _DURATION = re.compile(r"^\s*(\d+)\s*(ns|us|ms|s|m|h|d)\s*$")
 _FRACTION = re.compile(r"\.(\d+)")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MAX_TIMESTAMP_DIGITS = 40
+MAX_TIMESTAMP_NS = 2**63 - 1
+"""The latest timestamp a 64-bit integer holds (2262-04-11): sinks store ``ts`` as one."""
 
 
 def parse_duration_ns(text: str) -> int:
     """Parse a duration such as ``"1m"``, ``"250ms"`` or ``"0s"`` into nanoseconds.
 
+    A duration longer than :data:`MAX_DURATION_NS` (3650d) raises ``ValueError``.
+
     >>> parse_duration_ns("1m")
     60000000000
     >>> parse_duration_ns("250ms")
     250000000
+    >>> parse_duration_ns("99999999999999999999d")
+    Traceback (most recent call last):
+    ...
+    ValueError: duration '99999999999999999999d' is longer than 3650d, the longest mdp accepts
     """
     match = _DURATION.match(text)
     if not match:
-        raise ValueError(f"not a duration: {text!r} (expected a whole number and a unit: ns, us, ms, s, m, h, d)")
-    return int(match.group(1)) * _UNIT_NS[match.group(2)]
+        raise ValueError(
+            f"not a duration: {shorten(text)!r} (expected a whole number and a unit: ns, us, ms, s, m, h, d)"
+        )
+    digits, unit = match.group(1).lstrip("0") or "0", match.group(2)
+    # more digits than the bound has in nanoseconds is too long whatever the unit (and int()
+    # of thousands of digits would be refused, or slow)
+    ns = int(digits) * _UNIT_NS[unit] if len(digits) <= _MAX_DURATION_DIGITS else MAX_DURATION_NS + 1
+    if ns > MAX_DURATION_NS:
+        raise ValueError(
+            f"duration {shorten(text.strip())!r} is longer than {format_duration(MAX_DURATION_NS)}, "
+            f"the longest mdp accepts"
+        )
+    return ns
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """``text`` cut to ``limit`` characters (with ``...``), for quoting user input in messages.
+
+    >>> shorten("9" * 50, 10)
+    '9999999...'
+    """
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def format_duration(ns: int) -> str:
@@ -65,6 +97,8 @@ def parse_timestamp_ns(text: str) -> int:
     """
     text = text.strip()
     if text.lstrip("-").isdigit():
+        if len(text) > _MAX_TIMESTAMP_DIGITS:
+            raise ValueError(f"an integer of {len(text)} digits is far beyond any timestamp")
         return int(text)
     fraction_ns = 0
     match = _FRACTION.search(text)
@@ -88,3 +122,17 @@ def format_timestamp(ns: int) -> str:
     seconds, fraction = divmod(ns, NS_PER_SECOND)
     moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction:09d}Z"
+
+
+def utc_ns(year: int, month: int = 1, day: int = 1) -> int:
+    """Epoch nanoseconds of midnight UTC at the start of the given day.
+
+    >>> utc_ns(1970, 1, 2)
+    86400000000000
+    """
+    delta = datetime(year, month, day, tzinfo=timezone.utc) - _EPOCH
+    return delta.days * 86400 * NS_PER_SECOND
+
+
+DEFAULT_TS_RANGE_NS = (utc_ns(1990), utc_ns(2100))
+"""Timestamps a source accepts unless told otherwise: from 1990-01-01 up to (not including) 2100-01-01."""

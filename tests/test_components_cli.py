@@ -70,7 +70,8 @@ def test_json_lists_params_from_the_models():
     }
     assert params["symbols"]["type"] == "list[string] | null" and params["symbols"]["default"] is None
     assert params["batch_size"]["default"] == 1024 and params["batch_size"]["constraints"] == {
-        "exclusiveMinimum": 0
+        "exclusiveMinimum": 0,
+        "maximum": 100000,
     }
     window = {p["name"]: p for p in by_type["operator.resample_ohlc"]["params"]}
     assert window["window"]["type"] == "duration" and window["window"]["required"]

@@ -26,7 +26,9 @@ def _duration(value: Any) -> int:
 
 
 Duration = Annotated[int, BeforeValidator(_duration), WithJsonSchema({"type": "string", "format": "duration"})]
-"""A duration written with a unit (``1m``), held as integer nanoseconds."""
+"""A duration written with a unit (``1m``), held as integer nanoseconds; at most 3650d
+(:data:`runtime_lib.timeutil.MAX_DURATION_NS`), since a longer window, ttl or wait is a mistake
+that would compile and then emit nothing."""
 
 
 def _longer_than_zero(value: int, info: ValidationInfo) -> int:
@@ -69,6 +71,11 @@ class Component:
     schema is known: ``feeders`` holds (node id, type name, params) of each node feeding the
     main input. It returns the params to use from then on (a default filled in, such as
     resample_ohlc's ``input``) and further problems as (param path, message, hint).
+
+    ``files`` lists the files the node opens, as (param path, mode, path text): mode ``read``
+    (a source's input), ``write`` (truncated and written by this node alone) or ``update``
+    (an SQLite database, which several stores may share). The compiler refuses two writers on
+    one file and a writer on an input; the job checks again with the resolved paths when it starts.
     """
 
     type_name: str
@@ -89,6 +96,7 @@ class Component:
     bind: Callable[[Any, Schema | None, list[tuple[str, str, Any]]], tuple[Any, list[tuple[tuple, str, str | None]]]] = (
         lambda params, upstream, feeders: (params, [])
     )
+    files: Callable[[Any], list[tuple[tuple, str, str]]] = lambda params: []
 
     @property
     def kind(self) -> str:

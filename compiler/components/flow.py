@@ -7,9 +7,9 @@ unchanged, so the output schema is the input schema.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from ..expressions import parse_expression
 from .base import Component, Duration, PositiveDuration, Params
@@ -17,6 +17,19 @@ from .keys import key_code
 
 DEDUPE_DEFAULT_KEY = "(symbol, ts, price, size)"
 DEFAULT_MAX_PENDING = 100_000
+# bounds: beyond them a value is a typo, or makes the operator hold records without limit
+MIN_RATE, MAX_RATE = 0.00001, 1e9  # records per second: about one a day, up to one a nanosecond
+MAX_BURST = 1_000_000_000
+MAX_PENDING = 10_000_000  # records a delaying throttle may hold in memory
+MAX_ITEMS = 1_000_000  # records a buffer may hold (and release at once)
+
+
+def _not_below_min_rate(rate: float) -> float:
+    if rate < MIN_RATE:
+        raise ValueError(
+            f"rate must be at least {MIN_RATE:.5f} records per second (about one a day), got {rate:g}"
+        )
+    return rate
 
 
 class DeduplicateParams(Params):
@@ -49,8 +62,12 @@ class DeduplicateParams(Params):
 class ThrottleParams(Params):
     """A token bucket in processing time: ``rate`` records per second, bursts up to ``burst``."""
 
-    rate: float = Field(gt=0, allow_inf_nan=False, strict=True, description="records per second (per key)")
-    burst: int | None = Field(None, ge=1, strict=True, description="bucket size; default: rate rounded up")
+    rate: Annotated[float, AfterValidator(_not_below_min_rate)] = Field(
+        gt=0, le=MAX_RATE, allow_inf_nan=False, strict=True, description="records per second (per key)"
+    )
+    burst: int | None = Field(
+        None, ge=1, le=MAX_BURST, strict=True, description="bucket size; default: rate rounded up"
+    )
     key: str | None = Field(None, description="expression: one bucket per key (default: one for the stream)")
     on_excess: Literal["drop", "delay"] = Field(
         "drop", description="drop (counted) or hold until tokens refill"
@@ -58,6 +75,7 @@ class ThrottleParams(Params):
     max_pending: int = Field(
         DEFAULT_MAX_PENDING,
         ge=1,
+        le=MAX_PENDING,
         strict=True,
         description="delay: most records held; beyond, the oldest are dropped",
     )
@@ -76,7 +94,7 @@ class ThrottleParams(Params):
 class BufferParams(Params):
     """Re-batch records: batches of ``max_items``, or fewer once the oldest waited ``max_wait``."""
 
-    max_items: int = Field(ge=1, strict=True, description="records per released batch")
+    max_items: int = Field(ge=1, le=MAX_ITEMS, strict=True, description="records per released batch")
     max_wait: Duration = Field(description="processing time the oldest held record may wait (0s: never hold)")
 
 

@@ -2,38 +2,95 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+from runtime_lib.sources.lines import DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES
+from runtime_lib.sources.synthetic import DEFAULT_START_TS, event_step_ns, ticks_before_end
+from runtime_lib.timeutil import format_duration
 
 from ..schema import TICK, TICK_FIELDS, Schema
 from .base import Component, Params
+from .bounds import BatchSize, Speed, TickRate, TsBound, ordered_range
+
+MAX_COUNT = 10**12
+INT64 = 2**63
+
+
+def _no_nul(path: str) -> str:
+    if "\0" in path:
+        raise ValueError("path contains a NUL character")
+    return path
 
 
 class ReplayParams(Params):
     """Replay ticks from a CSV or CSV.gz file (symbol, ts, price, size; bid/ask optional)."""
 
-    path: str = Field(min_length=1, description="CSV or CSV.gz file; relative to the working directory at run time")
+    path: Annotated[str, AfterValidator(_no_nul)] = Field(
+        min_length=1, description="CSV or CSV.gz file; relative to the working directory at run time"
+    )
     symbols: list[str] | None = Field(None, description="keep only these symbols (default: all)")
-    speed: float = Field(0.0, ge=0, description="0 = as fast as possible, 1 = real time, 10 = ten times faster")
-    batch_size: int = Field(1024, gt=0, description="records per batch handed downstream")
+    speed: Speed = Field(
+        0.0, description="0 = as fast as possible, 1 = real time, 10 = ten times faster (0.001 to 1,000,000)"
+    )
+    batch_size: BatchSize = Field(1024, description="records per batch handed downstream (1 to 100,000)")
+    ts_range: Annotated[tuple[TsBound, TsBound], AfterValidator(ordered_range)] | None = Field(
+        None,
+        description="[from, up to]: years, dates or timestamps; ticks outside are set aside "
+        "(default [1990, 2100])",
+    )
+    max_line_bytes: int = Field(
+        DEFAULT_MAX_LINE_BYTES,
+        ge=64,
+        le=MAX_LINE_BYTES,
+        description="longest line read; a longer one stops the job (default 1 MiB)",
+    )
 
 
 class SyntheticParams(Params):
     """A seeded random walk of ticks: the same seed gives the same ticks on every run."""
 
     symbols: list[str] = Field(min_length=1, description="symbols to generate")
-    seed: int = Field(0, description="random seed")
-    count: int | None = Field(None, ge=0, description="number of ticks (default: endless)")
-    rate: float = Field(0.0, ge=0, description="ticks per second in wall time; 0 = unpaced")
-    batch_size: int = Field(1024, gt=0, description="records per batch handed downstream")
+    seed: int = Field(0, ge=-INT64, lt=INT64, description="random seed")
+    count: int | None = Field(None, ge=0, le=MAX_COUNT, description="number of ticks (default: endless)")
+    rate: TickRate = Field(0.0, description="ticks per second in wall time (0.001 to 1e9); 0 = unpaced")
+    batch_size: BatchSize = Field(1024, description="records per batch handed downstream (1 to 100,000)")
 
 
 def _replay_kwargs(params: ReplayParams) -> dict:
-    return {
+    kwargs = {
         "path": params.path,
         "symbols": tuple(params.symbols) if params.symbols is not None else None,
         "speed": params.speed,
         "batch_size": params.batch_size,
     }
+    # only when given, so that modules compiled before these params existed stay the same
+    if params.ts_range is not None:
+        kwargs["ts_range"] = params.ts_range
+    if "max_line_bytes" in params.model_fields_set:
+        kwargs["max_line_bytes"] = params.max_line_bytes
+    return kwargs
+
+
+def _replay_files(params: ReplayParams) -> list[tuple[tuple, str, str]]:
+    """The replay reads its ``path``."""
+    return [(("path",), "read", params.path)]
+
+
+def _synthetic_check(params: SyntheticParams) -> list[tuple[tuple, str, str | None]]:
+    """A count that would carry event time past 2100-01-01 (where sources stop accepting ticks)."""
+    step = event_step_ns(params.rate)
+    most = ticks_before_end(DEFAULT_START_TS, step)
+    if params.count is None or params.count <= most:
+        return []
+    return [
+        (
+            ("count",),
+            f"{params.count} ticks {format_duration(step)} apart run past 2100-01-01 in event time",
+            f"at this rate at most {most} ticks fit; lower count or raise rate",
+        )
+    ]
 
 
 def _synthetic_kwargs(params: SyntheticParams) -> dict:
@@ -54,6 +111,7 @@ COMPONENTS = (
         output=lambda params, upstream: TICK,
         runtime="runtime_lib.sources.replay:ReplaySource",
         kwargs=_replay_kwargs,
+        files=_replay_files,
     ),
     Component(
         "provider.synthetic",
@@ -62,5 +120,6 @@ COMPONENTS = (
         output=lambda params, upstream: Schema.of(TICK_FIELDS + ("bid", "ask", "bid_size", "ask_size")),
         runtime="runtime_lib.sources.synthetic:SyntheticSource",
         kwargs=_synthetic_kwargs,
+        check=_synthetic_check,
     ),
 )

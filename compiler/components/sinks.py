@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import Field, field_validator
 
 from ..schema import BAR_FIELDS
 from ..expressions import parse_expression
 from .base import Component, Params
 from .keys import key_code
+
+STDOUT = "-"
+SQLITE_PREFIX = "sqlite:///"
+_FILE_EXAMPLE = "give a file path such as sqlite:///mdp-data/bars.db"
+
+
+def _store_path_problem(path: str) -> str | None:
+    """Why the database path of a store url names no file the job could keep, if it does not.
+
+    >>> _store_path_problem(":memory:")
+    'an in-memory database is lost when the job ends; give a file path such as sqlite:///mdp-data/bars.db'
+    >>> _store_path_problem("mdp-data/") is not None, _store_path_problem("mdp-data/bars.db")
+    (True, None)
+    """
+    if path == ":memory:":
+        return f"an in-memory database is lost when the job ends; {_FILE_EXAMPLE}"
+    is_folder = path.endswith("/") or os.path.basename(path) in (".", "..")
+    if is_folder or ("${" not in path and os.path.isdir(path)):
+        return f"store url names a directory ({path}), not a database file; {_FILE_EXAMPLE}"
+    return None
 
 
 class StoreParams(Params):
@@ -19,8 +41,11 @@ class StoreParams(Params):
     @field_validator("url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
-        if not value.startswith("sqlite:///") or value == "sqlite:///":
+        if not value.startswith(SQLITE_PREFIX) or value == SQLITE_PREFIX:
             raise ValueError("store url must look like sqlite:///path/to/file.db")
+        problem = _store_path_problem(value[len(SQLITE_PREFIX) :])
+        if problem:
+            raise ValueError(problem)
         return value
 
 
@@ -47,6 +72,16 @@ class JsonlParams(Params):
     path: str = Field(min_length=1, description="file to write (truncated at start), or - for stdout")
 
 
+def _store_files(params: StoreParams) -> list[tuple[tuple, str, str]]:
+    """The store updates the database file its url names (several stores may share one)."""
+    return [(("url",), "update", params.url[len(SQLITE_PREFIX) :])]
+
+
+def _jsonl_files(params: JsonlParams) -> list[tuple[tuple, str, str]]:
+    """The sink truncates and writes its ``path``, unless that is standard output."""
+    return [] if params.path == STDOUT else [(("path",), "write", params.path)]
+
+
 class NullParams(Params):
     """Count records and discard them (benchmarks, dry runs)."""
 
@@ -61,6 +96,7 @@ COMPONENTS = (
         kwargs=lambda params: {"url": params.url, "table": params.table},
         requires=lambda params: [(("type",), name) for name in BAR_FIELDS],
         bind=_bind_store,
+        files=_store_files,
     ),
     Component(
         "sink.jsonl",
@@ -69,6 +105,7 @@ COMPONENTS = (
         output=lambda params, upstream: None,
         runtime="runtime_lib.sinks.jsonl:JsonlSink",
         kwargs=lambda params: {"path": params.path},
+        files=_jsonl_files,
     ),
     Component(
         "sink.null",

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from ..stats import NodeStats
+
 DEFAULT_BATCH_SIZE = 1024
+MAX_BATCH_SIZE = 100_000
+"""The most records a source hands on at once: a batch is built whole in memory before it moves."""
 
 
 class Source:
@@ -13,12 +17,18 @@ class Source:
     Subclasses implement :meth:`batches`. ``live`` is True for sources whose data arrives in
     processing time (a broker feed): stateful operators downstream then also close windows on
     processing-time timers, so an illiquid symbol still gets its bar.
+
+    ``stats`` counts the records the source sets aside as bad data (``stats.set_aside_one``). A
+    source starts with counters of its own; whoever runs it replaces them with the job's
+    counters for its node before calling :meth:`batches`, so the summary shows them.
     """
 
     live = False
+    node_type = "provider"
 
     def __init__(self, node_id: str) -> None:
         self.node_id = node_id
+        self.stats = NodeStats(node_id, self.node_type)
 
     def batches(self) -> AsyncIterator[list[dict]]:
         """Yield lists of records until the source ends (or forever, for endless sources)."""
@@ -26,3 +36,10 @@ class Source:
 
     async def close(self) -> None:
         """Release connections and files; called once when the job stops."""
+
+
+def check_batch_size(batch_size: int) -> int:
+    """Return ``batch_size`` if it lies in 1..:data:`MAX_BATCH_SIZE`, else raise ``ValueError``."""
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}, got {batch_size}")
+    return batch_size

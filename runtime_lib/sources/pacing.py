@@ -1,14 +1,30 @@
-"""Turn an iterator of ticks into batches, as fast as possible or paced by event time."""
+"""Turn ticks into batches, as fast as possible or paced by event time."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+import math
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 
 from ..timeutil import NS_PER_SECOND
 
+MIN_SPEED = 0.001
+MAX_SPEED = 1_000_000.0
 
-async def unpaced_batches(ticks: Iterator[dict], batch_size: int) -> AsyncIterator[list[dict]]:
+
+def check_speed(speed: float) -> float:
+    """Return ``speed`` if it is 0 (unpaced) or a finite number in ``MIN_SPEED..MAX_SPEED``.
+
+    A tinier speed turns a second of event time into days of waiting.
+    """
+    if speed != 0 and not (math.isfinite(speed) and MIN_SPEED <= speed <= MAX_SPEED):
+        raise ValueError(
+            f"speed must be 0 (unpaced) or between {MIN_SPEED:g} and {MAX_SPEED:.0f}, got {speed}"
+        )
+    return speed
+
+
+async def chunks(ticks: Iterator[dict], batch_size: int) -> AsyncIterator[list[dict]]:
     """Yield ``ticks`` in lists of up to ``batch_size``, letting other tasks run in between."""
     batch: list[dict] = []
     for tick in ticks:
@@ -21,38 +37,52 @@ async def unpaced_batches(ticks: Iterator[dict], batch_size: int) -> AsyncIterat
         yield batch
 
 
-async def paced_batches(ticks: Iterator[dict], speed: float, batch_size: int) -> AsyncIterator[list[dict]]:
-    """Yield ``ticks`` when their event time is due: ``ts`` is released ``(ts - ts_first) / speed``
+async def unpaced_batches(batches: AsyncIterator[list[dict]]) -> AsyncIterator[list[dict]]:
+    """Yield the non-empty ``batches`` as they come, letting other tasks run in between."""
+    async for batch in batches:
+        if batch:
+            yield batch
+            await asyncio.sleep(0)
+
+
+async def paced_batches(
+    batches: AsyncIterator[list[dict]], speed: float, batch_size: int
+) -> AsyncIterator[list[dict]]:
+    """Yield ticks when their event time is due: ``ts`` is released ``(ts - ts_first) / speed``
     seconds after the first tick. Ticks already due travel together, up to ``batch_size``."""
     loop = asyncio.get_running_loop()
     scale = 1.0 / (NS_PER_SECOND * speed)
     start = first_ts = None
-    batch: list[dict] = []
-    for tick in ticks:
-        if first_ts is None:
-            start, first_ts = loop.time(), tick["ts"]
-        due = start + (tick["ts"] - first_ts) * scale
-        if due > loop.time():
-            if batch:
+    async for ticks in batches:
+        batch: list[dict] = []
+        for tick in ticks:
+            if first_ts is None:
+                start, first_ts = loop.time(), tick["ts"]
+            due = start + (tick["ts"] - first_ts) * scale
+            if due > loop.time():
+                if batch:
+                    yield batch
+                    batch = []
+                delay = due - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            batch.append(tick)
+            if len(batch) >= batch_size:
                 yield batch
                 batch = []
-            delay = due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        batch.append(tick)
-        if len(batch) >= batch_size:
+                await asyncio.sleep(0)
+        if batch:
             yield batch
-            batch = []
-            await asyncio.sleep(0)
-    if batch:
-        yield batch
 
 
-async def tick_batches(ticks: Iterator[dict], speed: float, batch_size: int) -> AsyncIterator[list[dict]]:
-    """Batches of ``ticks``: unpaced when ``speed`` is 0, else paced at ``speed`` times real time."""
-    stream = paced_batches(ticks, speed, batch_size) if speed > 0 else unpaced_batches(ticks, batch_size)
+async def tick_batches(
+    batches: AsyncGenerator[list[dict], None], speed: float, batch_size: int
+) -> AsyncIterator[list[dict]]:
+    """``batches`` unpaced when ``speed`` is 0, else paced at ``speed`` times real time."""
+    stream = paced_batches(batches, speed, batch_size) if speed > 0 else unpaced_batches(batches)
     try:
         async for batch in stream:
             yield batch
     finally:
         await stream.aclose()
+        await batches.aclose()

@@ -1,126 +1,112 @@
-"""Replay ticks from a CSV file (optionally gzip-compressed), as fast as possible or paced."""
+"""Replay ticks from a CSV file (optionally gzip-compressed), as fast as possible or paced.
+
+The file is opened, read and parsed on a thread of the source's own, a batch at a time, so a
+slow disk or a FIFO with no writer never blocks the event loop (a stop request still gets
+through). What a row must hold, and the reasons a row is set aside, are in
+:mod:`.tick_rows`; :mod:`.lines` bounds the length of a line.
+"""
 
 from __future__ import annotations
 
 import csv
-import gzip
-import math
-import re
-from collections.abc import AsyncIterator, Iterable, Iterator
-from typing import IO
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
 from ..errors import JobError
-from ..timeutil import parse_timestamp_ns
-from .base import DEFAULT_BATCH_SIZE, Source
-from .pacing import tick_batches
+from ..stats import LOGGED_PER_REASON
+from ..timeutil import DEFAULT_TS_RANGE_NS, MAX_TIMESTAMP_NS
+from .base import DEFAULT_BATCH_SIZE, Source, check_batch_size
+from .lines import DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES, Lines, NotText, OpenQuote
+from .pacing import check_speed, tick_batches
+from .reader_thread import ReaderThread
+from .tick_rows import Rejected, layout, row_parser
 
-REQUIRED_COLUMNS = ("symbol", "ts", "price", "size")
-OPTIONAL_COLUMNS = ("bid", "ask", "bid_size", "ask_size", "exchange")
-_PRICES = ("price", "bid", "ask")
-_INTEGER = re.compile(r"^[+-]?\d+$")
+SetAside = Callable[[str, str], None]
 
 
-def read_ticks(path: str, symbols: Iterable[str] | None = None) -> Iterator[dict]:
+def read_ticks(
+    path: str,
+    symbols: Iterable[str] | None = None,
+    *,
+    ts_range: tuple[int, int] = DEFAULT_TS_RANGE_NS,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    set_aside: SetAside | None = None,
+) -> Iterator[dict]:
     """Yield the ticks of a CSV (or ``.gz`` CSV) file in file order.
 
-    Only ``symbols`` are kept when given. A missing file, a missing required column or a bad
-    cell raises :class:`JobError` as ``path:line: message`` (the header is line 1).
+    Only ``symbols`` are kept when given. A row that is not a tick (see :mod:`.tick_rows`) is
+    handed to ``set_aside(reason, "path:line: ...")`` and skipped; without ``set_aside`` it
+    raises :class:`JobError` with that detail. A file problem always raises :class:`JobError`
+    as ``path:line: message`` (the header is line 1): no such file, no header or a required
+    column missing, a line longer than ``max_line_bytes``, unreadable (corrupt gzip) data,
+    and integer timestamps in seconds, milliseconds or microseconds before the first tick.
     """
     if isinstance(symbols, str):
         symbols = (symbols,)
     wanted = None if symbols is None else frozenset(symbols)
     path = str(path)
-    with _open(path) as stream:
-        reader = csv.reader(stream)
+    lines = Lines(path, max_line_bytes)
+    try:
+        yield from _ticks(lines, wanted, ts_range, set_aside or _refuse)
+    finally:
+        lines.close()
+
+
+def _refuse(reason: str, detail: str) -> None:
+    raise JobError(detail)
+
+
+def _ticks(lines: Lines, wanted: frozenset[str] | None, ts_range: tuple[int, int], set_aside: SetAside):
+    path = lines.path
+    reader = csv.reader(lines)
+    try:
+        where = layout(path, next(reader, None))
+    except (NotText, OpenQuote, csv.Error):
+        raise JobError(f"{path}:1: the header is not a line of UTF-8 CSV") from None
+    width, i_symbol, i_ts, parse = where.width, where.symbol, where.ts, row_parser(where, ts_range)
+    seen_tick = False
+    while True:
+        lines.expect_record()
         try:
-            yield from _parse_rows(path, reader, wanted)
-        except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
-            raise JobError(f"{path}:{reader.line_num + 1}: unreadable data: {exc}") from None
-
-
-def _open(path: str) -> IO[str]:
-    """Open ``path`` as text, through gzip when it ends in ``.gz``."""
-    try:
-        if path.lower().endswith(".gz"):
-            return gzip.open(path, "rt", encoding="utf-8", newline="")
-        return open(path, encoding="utf-8", newline="")
-    except FileNotFoundError:
-        raise JobError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise JobError(f"{path}: cannot open: {exc.strerror or exc}") from None
-
-
-def _parse_rows(path: str, reader, wanted: frozenset[str] | None) -> Iterator[dict]:
-    """Turn CSV rows into tick dicts; ``reader.line_num`` locates each error."""
-    header = next(reader, None)
-    if header is None:
-        raise JobError(f"{path}:1: empty file; expected a header with {', '.join(REQUIRED_COLUMNS)}")
-    header = [name.strip() for name in header]
-    missing = [name for name in REQUIRED_COLUMNS if name not in header]
-    if missing:
-        raise JobError(
-            f"{path}:1: missing required column {', '.join(repr(m) for m in missing)} "
-            f"(header has: {', '.join(header)})"
-        )
-    index = {name: header.index(name) for name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if name in header}
-    i_symbol, i_ts, i_price, i_size = (index[name] for name in REQUIRED_COLUMNS)
-    optional = [(name, index[name]) for name in OPTIONAL_COLUMNS if name in index]
-    width = len(header)
-    for row in reader:
-        if not row:
+            row = next(reader)
+        except StopIteration:
+            return
+        except NotText:
+            set_aside("not UTF-8", f"{path}:{lines.number}: the line is not UTF-8 text")
             continue
-        if len(row) != width:
-            raise JobError(f"{path}:{reader.line_num}: expected {width} fields, found {len(row)}")
-        symbol = row[i_symbol]
-        if wanted is not None and symbol not in wanted:
+        except OpenQuote:
+            set_aside("open quote", f"{path}:{lines.number}: a quoted field is not closed on its line")
             continue
-        line = reader.line_num
-        if not symbol:
-            raise JobError(f"{path}:{line}: empty 'symbol'")
-        tick = {
-            "symbol": symbol,
-            "ts": _timestamp(path, line, row[i_ts]),
-            "price": _number(path, line, "price", row[i_price]),
-            "size": _number(path, line, "size", row[i_size]),
-        }
-        for name, i in optional:
-            text = row[i]
-            if text:
-                tick[name] = text if name == "exchange" else _number(path, line, name, text)
-        yield tick
+        except csv.Error as exc:
+            set_aside("unreadable row", f"{path}:{lines.number}: {exc}")
+            continue
+        if not row or (wanted is not None and len(row) == width and row[i_symbol] not in wanted):
+            continue
+        try:
+            record = parse(row, lines.number)
+        except Rejected as rejected:
+            if rejected.unit and not seen_tick:
+                raise JobError(_unit_message(path, lines.number, rejected, row[i_ts])) from None
+            set_aside(rejected.reason, rejected.detail)
+            continue
+        seen_tick = True
+        yield record
 
 
-def _timestamp(path: str, line: int, text: str) -> int:
-    """Parse a ``ts`` cell into epoch nanoseconds or raise a located :class:`JobError`."""
-    if not text:
-        raise JobError(f"{path}:{line}: empty 'ts'")
-    try:
-        return parse_timestamp_ns(text)
-    except ValueError as exc:
-        raise JobError(f"{path}:{line}: bad 'ts' {text!r}: {exc}") from None
-
-
-def _number(path: str, line: int, name: str, text: str) -> int | float:
-    """Parse a numeric cell: prices are floats, sizes ints when written as whole numbers."""
-    text = text.strip()
-    if not text:
-        raise JobError(f"{path}:{line}: empty {name!r}")
-    if name not in _PRICES and _INTEGER.match(text):
-        return int(text)
-    try:
-        value = float(text)
-    except ValueError:
-        raise JobError(f"{path}:{line}: {name!r} is not a number: {text!r}") from None
-    if not math.isfinite(value):
-        raise JobError(f"{path}:{line}: {name!r} is not a finite number: {text!r}")
-    return value
+def _unit_message(path: str, line: int, rejected: Rejected, text: str) -> str:
+    return (
+        f"{path}:{line}: ts {text.strip()} looks like {rejected.unit} since the epoch; "
+        f"ts must be integer nanoseconds (or ISO-8601 with an offset)"
+    )
 
 
 class ReplaySource(Source):
     """Replay a tick file; ``speed`` 0 runs unpaced, ``speed`` s > 0 runs s times real time.
 
-    Relative paths resolve against the current working directory.
+    Relative paths resolve against the current working directory. Rows that are not ticks
+    are set aside on :attr:`stats` (see :func:`read_ticks`); the file is read on a thread.
     """
+
+    node_type = "provider.replay"
 
     def __init__(
         self,
@@ -130,29 +116,82 @@ class ReplaySource(Source):
         symbols: tuple[str, ...] | None = None,
         speed: float = 0.0,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        ts_range: tuple[int, int] = DEFAULT_TS_RANGE_NS,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> None:
         super().__init__(node_id)
-        if speed < 0:
-            raise ValueError(f"speed must be >= 0, got {speed}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        low, high = ts_range
+        if not 0 <= low < high <= MAX_TIMESTAMP_NS + 1:
+            raise ValueError(f"ts_range must be two epoch-ns bounds, from before up to, got {ts_range}")
+        if not 1 <= max_line_bytes <= MAX_LINE_BYTES:
+            raise ValueError(f"max_line_bytes must be between 1 and {MAX_LINE_BYTES}, got {max_line_bytes}")
         self.path = str(path)
         self.symbols = None if symbols is None else tuple(symbols)
-        self.speed = speed
-        self.batch_size = batch_size
+        self.speed = check_speed(speed)
+        self.batch_size = check_batch_size(batch_size)
+        self.ts_range = (low, high)
+        self.max_line_bytes = max_line_bytes
+        self._thread: ReaderThread | None = None
         self._ticks: Iterator[dict] | None = None
+        self._held: list[tuple[str, str]] = []
+        self._extra: dict[str, int] = {}
 
     async def batches(self) -> AsyncIterator[list[dict]]:
         """Yield the file's ticks in file order, in lists of up to ``batch_size``."""
-        self._ticks = ticks = read_ticks(self.path, self.symbols)
+        self._thread = ReaderThread(f"mdp-replay-{self.node_id}")
         try:
-            async for batch in tick_batches(ticks, self.speed, self.batch_size):
+            async for batch in tick_batches(self._parsed(), self.speed, self.batch_size):
                 yield batch
         finally:
             await self.close()
 
+    async def _parsed(self) -> AsyncIterator[list[dict]]:
+        """Batches parsed on the thread, with their set-aside rows counted here, on the loop."""
+        while True:
+            ticks, held, extra, ended = await self._thread.call(self._next_batch)
+            for reason, detail in held:
+                self.stats.set_aside_one(reason, detail)
+            for reason, count in extra.items():  # past the logged ones: counted only
+                self.stats.set_aside[reason] = self.stats.set_aside.get(reason, 0) + count
+            yield ticks
+            if ended:
+                return
+
+    def _next_batch(self) -> tuple[list[dict], list[tuple[str, str]], dict[str, int], bool]:
+        """On the thread: up to ``batch_size`` ticks, and the rows set aside meanwhile."""
+        if self._ticks is None:
+            self._ticks = read_ticks(
+                self.path,
+                self.symbols,
+                ts_range=self.ts_range,
+                max_line_bytes=self.max_line_bytes,
+                set_aside=self._hold,
+            )
+        ticks = []
+        for record in self._ticks:
+            ticks.append(record)
+            if len(ticks) >= self.batch_size:
+                break
+        held, self._held = self._held, []
+        extra, self._extra = self._extra, {}
+        return ticks, held, extra, len(ticks) < self.batch_size
+
+    def _hold(self, reason: str, detail: str) -> None:
+        """On the thread: keep a set-aside row for the loop (its detail only while it may be logged)."""
+        logged = sum(1 for kept, _ in self._held if kept == reason)
+        if logged < LOGGED_PER_REASON:
+            self._held.append((reason, detail))
+        else:
+            self._extra[reason] = self._extra.get(reason, 0) + 1
+
     async def close(self) -> None:
-        """Close the file if a replay is still open."""
-        if self._ticks is not None:
-            self._ticks.close()
-            self._ticks = None
+        """Close the file (on the thread that reads it) and let the thread end; safe to call twice."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.finish(self._close_file)
+
+    def _close_file(self) -> None:
+        """On the thread: close the file, if it was opened."""
+        ticks, self._ticks = self._ticks, None
+        if ticks is not None:
+            ticks.close()

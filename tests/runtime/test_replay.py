@@ -19,6 +19,9 @@ ROWS = (
 )
 
 
+T0 = 1_710_509_400_000_000_000  # 2024-03-15T13:30:00Z: a plausible timestamp in nanoseconds
+
+
 def write(path, text: str):
     """Write ``text`` to ``path`` (gzip-compressed when the name ends in .gz) and return the path."""
     if path.suffix == ".gz":
@@ -75,8 +78,8 @@ def test_gzip_reads_the_same_ticks(tmp_path):
 
 
 def test_only_required_columns_in_any_order(tmp_path):
-    path = write(tmp_path / "t.csv", "size,price,ts,symbol\n5,1.5,1,X\n")
-    assert list(read_ticks(str(path))) == [{"symbol": "X", "ts": 1, "price": 1.5, "size": 5}]
+    path = write(tmp_path / "t.csv", f"size,price,ts,symbol\n5,1.5,{T0},X\n")
+    assert list(read_ticks(str(path))) == [{"symbol": "X", "ts": T0, "price": 1.5, "size": 5}]
 
 
 def test_symbols_filter(tmp_path):
@@ -99,11 +102,11 @@ def test_relative_path_resolves_against_cwd(tmp_path, monkeypatch):
     ("text", "where", "words"),
     [
         (HEADER + ROWS + "AAPL,2024-03-15T09:31:00,171.3,7,,,,,\n", ":5:", "no UTC offset"),
-        (HEADER + "AAPL,1,abc,7,,,,,\n", ":2:", "'price' is not a number: 'abc'"),
-        (HEADER + ROWS + "AAPL,1,1.0,7,,,x1,,\n", ":5:", "'bid_size' is not a number"),
-        (HEADER + "AAPL,1,nan,7,,,,,\n", ":2:", "not a finite number"),
+        (HEADER + f"AAPL,{T0},abc,7,,,,,\n", ":2:", "'price' is not a number: 'abc'"),
+        (HEADER + ROWS + f"AAPL,{T0},1.0,7,,,x1,,\n", ":5:", "'bid_size' is not a number"),
+        (HEADER + f"AAPL,{T0},nan,7,,,,,\n", ":2:", "not a finite number"),
         (HEADER + "AAPL,,1.0,7,,,,,\n", ":2:", "empty 'ts'"),
-        (HEADER + "AAPL,1,1.0\n", ":2:", "expected 9 fields, found 3"),
+        (HEADER + f"AAPL,{T0},1.0\n", ":2:", "expected 9 fields, found 3"),
         ("symbol,ts,size\nAAPL,1,7\n", ":1:", "missing required column 'price'"),
         ("", ":1:", "empty file"),
     ],
@@ -117,7 +120,7 @@ def test_bad_rows_report_path_and_line(tmp_path, text, where, words):
 
 
 def test_bad_row_in_gzip_file_reports_line(tmp_path):
-    path = str(write(tmp_path / "bad.csv.gz", HEADER + ROWS + "AAPL,1,1.0,seven,,,,,\n"))
+    path = str(write(tmp_path / "bad.csv.gz", HEADER + ROWS + f"AAPL,{T0},1.0,seven,,,,,\n"))
     with pytest.raises(JobError, match=r"bad\.csv\.gz:5: 'size' is not a number"):
         list(read_ticks(path))
 
@@ -131,7 +134,7 @@ def test_missing_file(tmp_path):
 
 
 def test_batches_keep_file_order_and_size(tmp_path):
-    rows = "".join(f"S{i % 3},{i},1.0,{i}\n" for i in range(10))
+    rows = "".join(f"S{i % 3},{T0 + i},1.0,{i}\n" for i in range(10))
     path = str(write(tmp_path / "t.csv", "symbol,ts,price,size\n" + rows))
     batches = collect(ReplaySource("ticks", path=path, batch_size=4))
     assert [len(b) for b in batches] == [4, 4, 2]
@@ -139,7 +142,7 @@ def test_batches_keep_file_order_and_size(tmp_path):
 
 
 def test_unpaced_replay_lets_other_tasks_run(tmp_path):
-    rows = "".join(f"X,{i},1.0,1\n" for i in range(50))
+    rows = "".join(f"X,{T0 + i},1.0,1\n" for i in range(50))
     path = str(write(tmp_path / "t.csv", "symbol,ts,price,size\n" + rows))
     seen: list[int] = []
 
