@@ -13,6 +13,8 @@ import ast
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .expression_limits import too_deep, too_long, unbounded
+
 SAFE_FUNCTIONS = frozenset({"abs", "bool", "float", "int", "len", "max", "min", "round", "str"})
 MATH_FUNCTIONS = frozenset(
     {"ceil", "exp", "fabs", "floor", "isfinite", "isnan", "log", "log10", "sqrt", "trunc"}
@@ -83,10 +85,16 @@ def parse_expression(text: str) -> Expression:
         raise ExpressionError("an expression must fit on one line")
     offset = len(text) - len(text.lstrip())
     stripped = text.strip()
+    long = too_long(stripped)
+    if long is not None:
+        raise ExpressionError(long, offset, offset + len(stripped), "split the work over several map and filter nodes")
     try:
         tree = ast.parse(stripped, mode="eval")
     except SyntaxError as exc:
         raise _syntax_error(stripped, exc, offset) from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError("the expression is nested too deeply to read", offset,
+                              hint="split the work over several map and filter nodes") from None
     body, record_name = tree.body, None
     if isinstance(body, ast.Lambda):
         args = body.args
@@ -94,7 +102,14 @@ def parse_expression(text: str) -> Expression:
             raise ExpressionError("a lambda must take exactly one argument, the record", body.col_offset)
         record_name, body = args.args[0].arg, body.body
     expr = Expression(text=text, body=body, record_name=record_name)
-    _Checker(expr, offset).visit(body)
+    checker = _Checker(expr, offset)
+    deep = too_deep(body)
+    if deep is not None:
+        raise checker._error(*deep)
+    checker.visit(body)
+    huge = unbounded(body)
+    if huge is not None:
+        raise checker._error(*huge)
     return expr
 
 

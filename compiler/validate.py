@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import replace
+from itertools import islice
 
 import networkx as nx
 
@@ -13,6 +14,8 @@ from .schema import Schema
 from .suggest import did_you_mean
 
 MAX_CYCLES_REPORTED = 5
+MAX_CYCLES_EXAMINED = 1_000  # a dense graph has more simple cycles than could ever be listed
+MAX_NODES = 2_000  # generating and formatting the module takes some 30 ms a node
 
 
 def _edge_span(pipeline: Pipeline, source: str, target: str):
@@ -21,7 +24,8 @@ def _edge_span(pipeline: Pipeline, source: str, target: str):
 
 def _cycles(pipeline: Pipeline) -> list[Diagnostic]:
     found = []
-    cycles = sorted(nx.simple_cycles(pipeline.graph), key=lambda c: sorted(pipeline.node(n).order for n in c))
+    examined = islice(nx.simple_cycles(pipeline.graph), MAX_CYCLES_EXAMINED)
+    cycles = sorted(examined, key=lambda c: sorted(pipeline.node(n).order for n in c))
     for cycle in cycles[:MAX_CYCLES_REPORTED]:
         start = min(range(len(cycle)), key=lambda i: pipeline.node(cycle[i]).order)
         cycle = cycle[start:] + cycle[:start]
@@ -29,6 +33,15 @@ def _cycles(pipeline: Pipeline) -> list[Diagnostic]:
         found.append(Diagnostic(_edge_span(pipeline, cycle[-1], cycle[0]), f"cycle: {path}",
                                 "a pipeline is a DAG: remove one of these edges"))
     return found
+
+
+def _size(pipeline: Pipeline) -> list[Diagnostic]:
+    """A pipeline of more than :data:`MAX_NODES` nodes is refused, at the first node too many."""
+    if len(pipeline.graph) <= MAX_NODES:
+        return []
+    node = sorted((pipeline.node(n) for n in pipeline.graph), key=lambda n: n.order)[MAX_NODES]
+    message = f"the pipeline has {len(pipeline.graph):,} nodes; the limit is {MAX_NODES:,}"
+    return [Diagnostic(node.span, message, "split it into several pipelines")]
 
 
 def _listed_edge_targets(pipeline: Pipeline) -> set[str]:
@@ -122,27 +135,51 @@ def _passes_records_on(node: Node) -> bool:
     return node.component is not None and node.component.output(node.params, probe) is probe
 
 
-def _feeders(pipeline: Pipeline, graph: nx.DiGraph, node_id: str) -> list[tuple[str, str, object]]:
+def _feeders(pipeline: Pipeline, graph: nx.DiGraph, node_id: str, memo: dict) -> list[tuple[str, str, object]]:
     """(id, type, params) of the nodes whose records reach ``node_id``'s main input.
 
     A node with one input that passes records on (a filter, a deduplicate, ...) or only adds
     to them (a map, a partition tag, a router) is looked through, to the node that feeds it.
+    The walk is a loop, not a recursion, so a chain of any length is fine; ``memo`` keeps what
+    was found above each looked-through node, so a whole pipeline is walked once.
     """
     found = []
     for pred_id in sorted(graph.predecessors(node_id)):
-        pred = graph.nodes[pred_id]["node"]
-        if pipeline.port(pred_id, node_id) is not None:
-            continue
-        if (_passes_records_on(pred) or pred.stateless) and graph.in_degree(pred_id) == 1:
-            found += _feeders(pipeline, graph, pred_id)
-        else:
-            found.append((pred.id, pred.type, pred.params))
+        if pipeline.port(pred_id, node_id) is None:
+            found += _feeders_through(pipeline, graph, pred_id, memo)
     return found
 
 
-def _bind(pipeline: Pipeline, graph: nx.DiGraph, node: Node, upstream: Schema) -> tuple[Node, list[Diagnostic]]:
+def _looked_through(graph: nx.DiGraph, node_id: str) -> bool:
+    node = graph.nodes[node_id]["node"]
+    return (_passes_records_on(node) or node.stateless) and graph.in_degree(node_id) == 1
+
+
+def _feeders_through(pipeline: Pipeline, graph: nx.DiGraph, pred_id: str, memo: dict) -> list:
+    """The feeders that ``pred_id`` stands for: itself, or those above it if it is looked through."""
+    path = []  # looked-through nodes, each fed by the next, whose feeders are not known yet
+    while pred_id not in memo and _looked_through(graph, pred_id):
+        path.append(pred_id)
+        (above,) = graph.predecessors(pred_id)
+        if pipeline.port(above, pred_id) is not None:
+            memo[pred_id] = []
+            break
+        pred_id = above
+    if pred_id in memo:
+        result = memo[pred_id]
+    else:
+        pred = graph.nodes[pred_id]["node"]
+        result = [(pred.id, pred.type, pred.params)]
+    for node_id in path:
+        memo[node_id] = result
+    return list(result)
+
+
+def _bind(
+    pipeline: Pipeline, graph: nx.DiGraph, node: Node, upstream: Schema, memo: dict
+) -> tuple[Node, list[Diagnostic]]:
     """Let the node's component settle input-dependent params; its problems, located."""
-    params, problems = node.component.bind(node.params, upstream, _feeders(pipeline, graph, node.id))
+    params, problems = node.component.bind(node.params, upstream, _feeders(pipeline, graph, node.id, memo))
     base = ("dag", "nodes", node.order, "params")
     found = [Diagnostic(pipeline.doc.span(base + path), message, hint) for path, message, hint in problems]
     return replace(node, params=params), found
@@ -150,7 +187,7 @@ def _bind(pipeline: Pipeline, graph: nx.DiGraph, node: Node, upstream: Schema) -
 
 def _schemas(pipeline: Pipeline) -> tuple[Pipeline, list[Diagnostic]]:
     """Derive each node's output schema in topological order, checking the fields it reads."""
-    graph, found = pipeline.graph.copy(), []
+    graph, found, memo = pipeline.graph.copy(), [], {}
     for node in pipeline.ordered():
         preds = [graph.nodes[p]["node"] for p in sorted(graph.predecessors(node.id))]
         if node.component is None or any(p.schema is None for p in preds):
@@ -165,7 +202,7 @@ def _schemas(pipeline: Pipeline) -> tuple[Pipeline, list[Diagnostic]]:
             upstream = incoming[0]
             for schema in incoming[1:]:
                 upstream = upstream.merge(schema)
-            node, problems = _bind(pipeline, graph, node, upstream)
+            node, problems = _bind(pipeline, graph, node, upstream, memo)
             feeders = " and ".join(repr(p.id) for p in sorted(preds, key=lambda p: p.order))
             problems += _field_problems(pipeline, node, upstream, f"node {feeders}")
             found.extend(problems)
@@ -177,11 +214,33 @@ def _schemas(pipeline: Pipeline) -> tuple[Pipeline, list[Diagnostic]]:
 
 
 def _acyclic_part(pipeline: Pipeline) -> Pipeline:
-    """The pipeline without the edges that close cycles, so the rest can still be checked."""
+    """The pipeline without the edges that close cycles, so the rest can still be checked.
+
+    One depth-first walk (a loop, not a recursion), from the nodes in config order, removes
+    every edge that leads back to a node still on the walk's path: what is left has no cycle,
+    whatever the number of cycles was.
+    """
     graph = pipeline.graph.copy()
-    while not nx.is_directed_acyclic_graph(graph):
-        cycle = nx.find_cycle(graph)
-        graph.remove_edge(*cycle[-1][:2])
+    state: dict[str, bool] = {}  # True while on the path, False when done
+    closing = []
+    for root in pipeline.graph:
+        if root in state:
+            continue
+        state[root] = True
+        path = [(root, iter(pipeline.graph.successors(root)))]
+        while path:
+            node, successors = path[-1]
+            for succ in successors:
+                if succ not in state:
+                    state[succ] = True
+                    path.append((succ, iter(pipeline.graph.successors(succ))))
+                    break
+                if state[succ]:
+                    closing.append((node, succ))
+            else:
+                state[node] = False
+                path.pop()
+    graph.remove_edges_from(closing)
     return pipeline.evolve(graph=graph)
 
 
@@ -192,6 +251,6 @@ def validate(pipeline: Pipeline) -> tuple[Pipeline, list[Diagnostic]]:
     A pipeline built from a config with shape errors skips the checks of sources, sinks and
     inputs, which those errors (a misspelt ``edges``, a node without its keys) would set off.
     """
-    found = _cycles(pipeline) + (_structure(pipeline) if pipeline.complete else [])
+    found = _size(pipeline) + _cycles(pipeline) + (_structure(pipeline) if pipeline.complete else [])
     checked, problems = _schemas(_acyclic_part(pipeline))
     return checked, found + problems

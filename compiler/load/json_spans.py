@@ -11,10 +11,14 @@ which keeps every column. A duplicate key, which JSON takes as "last one wins", 
 from __future__ import annotations
 
 import json
+import re
 
 from ..diagnostics import Diagnostic, DiagnosticError
+from . import limits
 from .document import Document, Span
 from .yaml_spans import load_yaml
+
+_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 
 
 def load_json(file: str, text: str) -> Document:
@@ -24,6 +28,8 @@ def load_json(file: str, text: str) -> Document:
     >>> doc.data, doc.values[("a", "b", 1)].column
     ({'a': {'b': [1, 2000.0]}}, 17)
     """
+    limits.check_size(file, text)
+    _check_nesting(file, text)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -38,3 +44,19 @@ def load_json(file: str, text: str) -> Document:
         # keep the data; diagnostics then point at the start of the file.
         return Document(file=file, text=text, data=data)
     return Document(file=file, text=text, data=data, values=spans.values, keys=spans.keys)
+
+
+def _check_nesting(file: str, text: str) -> None:
+    """Refuse an array or object nested deeper than the limit, before :func:`json.loads`
+    (which recurses, and fails at some thousand levels) sees it; strings are skipped."""
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        bracket = match.group()
+        if bracket in "[{":
+            depth += 1
+            if depth > limits.MAX_NESTING:
+                pos = match.start()
+                line, column = text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos)
+                raise limits.too_deep(Span(file, line, column, line, column + 1))
+        elif bracket in "]}":
+            depth -= 1

@@ -6,6 +6,10 @@ import networkx as nx
 
 from ..ir import Node, Pipeline
 
+MAX_FUSED_MEMBERS = 32
+"""A longer chain is fused into several loops, one after the other: the generated loop
+counts each member's records with an expression as long as the member's place in the chain."""
+
 
 def _fusable(graph: nx.DiGraph, upstream: str, downstream: str) -> bool:
     up, down = graph.nodes[upstream]["node"], graph.nodes[downstream]["node"]
@@ -19,21 +23,26 @@ def _fusable(graph: nx.DiGraph, upstream: str, downstream: str) -> bool:
     )
 
 
+def _full(graph: nx.DiGraph, node_id: str) -> bool:
+    return len(graph.nodes[node_id]["node"].chain()) >= MAX_FUSED_MEMBERS
+
+
 def fuse_stateless_chains(pipeline: Pipeline) -> Pipeline:
     """Replace every chain a -> b -> ... of stateless nodes (no fan-in or fan-out inside the
     chain) by one node whose ``members`` are the chain, keeping the first member's id.
 
-    A router can only end a chain: its records go to several successors.
+    A router can only end a chain: its records go to several successors. A chain longer than
+    :data:`MAX_FUSED_MEMBERS` is cut into consecutive fused nodes of at most that many members.
     """
     graph = pipeline.graph.copy()
     for node in pipeline.ordered():
         if node.id not in graph or not node.stateless:
             continue
         preds = list(graph.predecessors(node.id))
-        if len(preds) == 1 and _fusable(graph, preds[0], node.id):
+        if len(preds) == 1 and _fusable(graph, preds[0], node.id) and not _full(graph, preds[0]):
             continue  # not the head of its chain
         chain = [node]
-        while graph.out_degree(chain[-1].id) == 1:
+        while graph.out_degree(chain[-1].id) == 1 and len(chain) < MAX_FUSED_MEMBERS:
             (nxt,) = graph.successors(chain[-1].id)
             if not _fusable(graph, chain[-1].id, nxt):
                 break
