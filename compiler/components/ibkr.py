@@ -15,6 +15,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from ..schema import BAR, TICK
 from .base import Component, Params
+from .bounds import BatchSize
 
 SecType = Literal["STK", "FUT", "CASH", "IND", "CRYPTO"]
 Stream = Literal["quotes", "trades", "bars", "tick_by_tick"]
@@ -107,7 +108,7 @@ class IbkrParams(Params):
         description="seconds to wait for the API handshake and for contract details",
     )
     reconnect: Reconnect = Field(Reconnect(), description="initial_delay, max_delay (seconds), max_attempts")
-    batch_size: int = Field(1024, gt=0, strict=True, description="most records per batch handed downstream")
+    batch_size: BatchSize = Field(1024, strict=True, description="most records per batch handed downstream (1 to 100,000)")
 
     @field_validator("symbols", mode="before")
     @classmethod
