@@ -3,62 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import queue
-import threading
 from collections import deque
-from collections.abc import Callable
 
+from .call_thread import CallThread
 from .sinks.base import Sink, sink_failure
 from .stats import NodeStats
 
 DEFAULT_MAX_PENDING = 64
-
-
-class SinkThread:
-    """One daemon thread that runs a sink's calls one at a time, in order.
-
-    Being a daemon, a call that never returns (a write to a pipe nobody reads) cannot keep the
-    process from exiting, as a thread of the default executor would.
-    """
-
-    def __init__(self, name: str) -> None:
-        self._calls: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
-
-    async def call(self, function: Callable, *args: object) -> object:
-        """Run ``function(*args)`` in the thread and return (or raise) what it does."""
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        if not self._thread.is_alive():
-            self._thread.start()
-        self._calls.put((loop, future, function, args))
-        return await future
-
-    def stop(self) -> None:
-        """Let the thread end once the calls already given have run."""
-        if self._thread.is_alive():
-            self._calls.put(None)
-
-    def _serve(self) -> None:
-        while (call := self._calls.get()) is not None:
-            loop, future, function, args = call
-            try:
-                outcome, failed = function(*args), False
-            except Exception as exc:
-                outcome, failed = exc, True
-            try:
-                loop.call_soon_threadsafe(_settle, future, outcome, failed)
-            except RuntimeError:  # the loop has closed: nobody waits for the outcome any more
-                return
-
-
-def _settle(future: asyncio.Future, outcome: object, failed: bool) -> None:
-    if future.cancelled():
-        return
-    if failed:
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
 
 
 class SinkWorker:
@@ -82,7 +33,7 @@ class SinkWorker:
         self._closing = False
         self._writing = 0  # rows of the write in progress
         self._closing_sink = False
-        self._thread = SinkThread(f"mdp-sink-{sink.node_id}")
+        self._thread = CallThread(f"mdp-sink-{sink.node_id}")
 
     def submit(self, batch: list[dict]) -> None:
         """Queue a batch for writing (called synchronously from pipeline code)."""
@@ -132,7 +83,7 @@ class SinkWorker:
             raise sink_failure(self.sink.node_id, self.sink.target, exc, self.rows_written) from None
         finally:
             self._closing_sink = False
-            self._thread.stop()
+            self._thread.finish()
 
     def backlog(self) -> str:
         """What this sink has not yet written, in words ("" when nothing): read from any thread."""

@@ -11,13 +11,13 @@ from __future__ import annotations
 import csv
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
+from ..call_thread import CallThread
 from ..errors import JobError
 from ..stats import LOGGED_PER_REASON
 from ..timeutil import DEFAULT_TS_RANGE_NS, MAX_TIMESTAMP_NS
 from .base import DEFAULT_BATCH_SIZE, Source, check_batch_size
 from .lines import DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES, Lines, NotText, OpenQuote
 from .pacing import check_speed, tick_batches
-from .reader_thread import ReaderThread
 from .tick_rows import Rejected, layout, row_parser
 
 SetAside = Callable[[str, str], None]
@@ -131,14 +131,14 @@ class ReplaySource(Source):
         self.batch_size = check_batch_size(batch_size)
         self.ts_range = (low, high)
         self.max_line_bytes = max_line_bytes
-        self._thread: ReaderThread | None = None
+        self._thread: CallThread | None = None
         self._ticks: Iterator[dict] | None = None
         self._held: list[tuple[str, str]] = []
         self._extra: dict[str, int] = {}
 
     async def batches(self) -> AsyncIterator[list[dict]]:
         """Yield the file's ticks in file order, in lists of up to ``batch_size``."""
-        self._thread = ReaderThread(f"mdp-replay-{self.node_id}")
+        self._thread = CallThread(f"mdp-replay-{self.node_id}")
         try:
             async for batch in tick_batches(self._parsed(), self.speed, self.batch_size):
                 yield batch
