@@ -157,17 +157,19 @@ class _ModuleWriter:
         self.imports.update(code.imports)
         for module, func, alias in code.plugins:
             self.imports.add(f"from {module} import {func} as {alias}")
+        counters = _counter_lines(code.members)
+        counts_set_aside = counters[0].startswith("set_aside")
         self.functions.append(
             self.env.get_template("fused.py.j2").render(
                 fn_name=self.entry[node.id],
+                errors_before=f"{code.members[0].stats_var}.errors" if counts_set_aside else None,
                 members=[repr(m.id) for m in members],
                 setup=code.setup,
                 drop_vars=[m.drop_var for m in code.members if m.drop_var],
                 body=code.body,
                 fail_var=fail_var,
-                errors_before=f"{code.members[0].stats_var}.errors",
                 outputs=code.outputs,
-                counters=_counter_lines(code.members),
+                counters=counters,
             )
         )
 
@@ -202,8 +204,7 @@ def _counter_lines(members: list[MemberCount]) -> list[str]:
     Records set aside because an expression raised are counted as errors of the first member
     and leave the chain there, so every member balances: in = out + dropped (+ errors).
     """
-    first = members[0].stats_var
-    lines, flowing = [f"set_aside = {first}.errors - errors_before"], "n"
+    lines, flowing = [], "n"
     for index, member in enumerate(members):
         passed = f"{flowing} - set_aside" if index == 0 else flowing
         if member.drop_var:
@@ -218,6 +219,8 @@ def _counter_lines(members: list[MemberCount]) -> list[str]:
             out = "n_out"
         lines.append(f"{member.stats_var}.add({flowing}, {out})")
         flowing = out
+    if any("set_aside" in line for line in lines):  # a lone member ending the chain needs no count
+        lines.insert(0, f"set_aside = {members[0].stats_var}.errors - errors_before")
     return lines
 
 
