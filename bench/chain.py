@@ -40,8 +40,14 @@ def make_ticks(count: int, seed: int = 7) -> list[dict]:
     price, ticks = 100.0, []
     for i in range(count):
         price = max(1.0, price + rng.uniform(-0.05, 0.05))
-        ticks.append({"symbol": symbols[i % 10], "ts": 1_700_000_000_000_000_000 + i * 1_000_000,
-                      "price": round(price, 2), "size": rng.randrange(1, 11) * 100})
+        ticks.append(
+            {
+                "symbol": symbols[i % 10],
+                "ts": 1_700_000_000_000_000_000 + i * 1_000_000,
+                "price": round(price, 2),
+                "size": rng.randrange(1, 11) * 100,
+            }
+        )
     return ticks
 
 
@@ -67,7 +73,9 @@ def best_of(run, repeat: int) -> tuple[float, object]:
 
 def main() -> None:
     """Run both, check they agree, print throughputs and the ratio."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--ticks", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()

@@ -132,9 +132,7 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else N_TICKS
     ticks = make_ticks(n)
     span_s = (ticks[-1]["ts"] - ticks[0]["ts"]) / 1e9
-    print(
-        f"{n:,} ticks, {len(SYMBOLS)} symbols, {span_s / 60:.0f} minutes of event time, batch {BATCH}"
-    )
+    print(f"{n:,} ticks, {len(SYMBOLS)} symbols, {span_s / 60:.0f} minutes of event time, batch {BATCH}")
     rate_a, bars_a = timed(hand_loop, ticks)
     rate_b, bars_b = timed(compiled_run, ticks)
     if not same_bars(bars_a, bars_b):

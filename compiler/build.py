@@ -38,7 +38,9 @@ def _build_node(doc: Document, index: int, spec, problems: list[Diagnostic]) -> 
         try:
             expressions[param_path] = parse_expression(text)
         except ExpressionError as exc:
-            problems.append(Diagnostic(doc.expression_span(full, exc.col, exc.end_col), exc.message, exc.hint))
+            problems.append(
+                Diagnostic(doc.expression_span(full, exc.col, exc.end_col), exc.message, exc.hint)
+            )
     checks = [
         Diagnostic(doc.span(base + ("params",) + param_path), message, hint)
         for param_path, message, hint in component.check(params)
@@ -83,21 +85,31 @@ def _add_port_edges(graph: nx.DiGraph, doc: Document, problems: list[Diagnostic]
             span = doc.span(_param_path_of(doc, node, target))
             if target not in graph:
                 hint = did_you_mean(target, graph) or "node ids: " + ", ".join(graph)
-                problems.append(Diagnostic(span, f"{port} output of {node_id!r} goes to unknown node {target!r}", hint))
+                problems.append(
+                    Diagnostic(span, f"{port} output of {node_id!r} goes to unknown node {target!r}", hint)
+                )
                 continue
             if target == node_id:
                 problems.append(Diagnostic(span, f"{node_id!r} cannot send its {port} output to itself"))
                 continue
             targets[target] = f"{targets[target]}, {port}" if target in targets else port
-            attrs = graph.edges[node_id, target] if graph.has_edge(node_id, target) else {"span": span, "order": -1}
+            attrs = (
+                graph.edges[node_id, target]
+                if graph.has_edge(node_id, target)
+                else {"span": span, "order": -1}
+            )
             graph.add_edge(node_id, target, **{**attrs, "port": targets[target]})
         if node.component.splits:
             for target in list(graph.successors(node_id)):
                 if target not in targets:
-                    problems.append(Diagnostic(graph.edges[node_id, target]["span"],
-                                               f"{node_id!r} sends records only to the nodes its params name; "
-                                               f"{target!r} is not one of them",
-                                               f"add {target!r} to its routes or make it the default"))
+                    problems.append(
+                        Diagnostic(
+                            graph.edges[node_id, target]["span"],
+                            f"{node_id!r} sends records only to the nodes its params name; "
+                            f"{target!r} is not one of them",
+                            f"add {target!r} to its routes or make it the default",
+                        )
+                    )
 
 
 def _valid_parts(data: dict) -> tuple[list, list] | None:
@@ -115,8 +127,11 @@ def _valid_parts(data: dict) -> tuple[list, list] | None:
             if isinstance(raw, dict) and isinstance(raw.get("id"), str) and isinstance(raw.get("type"), str):
                 nodes.append((index, NodeSpec.model_construct(id=raw["id"], type=raw["type"], params=None)))
     raw_edges = dag.get("edges") if isinstance(dag.get("edges"), list) else []
-    edges = [(index, tuple(edge)) for index, edge in enumerate(raw_edges)
-             if isinstance(edge, list) and len(edge) == 2 and all(isinstance(end, str) for end in edge)]
+    edges = [
+        (index, tuple(edge))
+        for index, edge in enumerate(raw_edges)
+        if isinstance(edge, list) and len(edge) == 2 and all(isinstance(end, str) for end in edge)
+    ]
     return nodes, edges
 
 
@@ -142,8 +157,11 @@ def _add_nodes(graph: nx.DiGraph, doc: Document, nodes: list, problems: list[Dia
         if node_spec.id in graph:
             first = graph.nodes[node_spec.id]["node"]
             problems.append(
-                Diagnostic(doc.span(("dag", "nodes", index, "id")), f"duplicate node id {node_spec.id!r}",
-                           f"first defined at line {first.span.line}")
+                Diagnostic(
+                    doc.span(("dag", "nodes", index, "id")),
+                    f"duplicate node id {node_spec.id!r}",
+                    f"first defined at line {first.span.line}",
+                )
             )
             continue
         if node_spec.params is None:  # a placeholder for a node whose own keys are wrong
@@ -184,11 +202,15 @@ def build(doc: Document, config_path: str) -> tuple[Pipeline, list[Diagnostic]]:
         missing = [(pos, end) for pos, end in enumerate((source, target)) if end not in graph]
         for pos, end in missing:
             hint = did_you_mean(end, graph) or "node ids: " + ", ".join(graph)
-            problems.append(Diagnostic(doc.span(("dag", "edges", index, pos)), f"edge to unknown node {end!r}", hint))
+            problems.append(
+                Diagnostic(doc.span(("dag", "edges", index, pos)), f"edge to unknown node {end!r}", hint)
+            )
         if missing:
             continue
         if graph.has_edge(source, target):
-            problems.append(Diagnostic(doc.span(("dag", "edges", index)), f"duplicate edge {source!r} -> {target!r}"))
+            problems.append(
+                Diagnostic(doc.span(("dag", "edges", index)), f"duplicate edge {source!r} -> {target!r}")
+            )
             continue
         graph.add_edge(source, target, span=doc.span(("dag", "edges", index)), order=index)
     _add_port_edges(graph, doc, problems)

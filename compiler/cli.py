@@ -6,7 +6,7 @@ import difflib
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -24,12 +24,21 @@ from .graph_cli import graph_command
 from .overlay import load_with_settings
 from .settings import RunSettings, setting_texts
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="Compile market-data pipelines into Python modules.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Compile market-data pipelines into Python modules.",
+)
 GENERATED_DIR = Path("generated")
-ConfigArg = Annotated[Path, typer.Argument(help="config file (YAML, or JSON if it ends in .json)", show_default=False)]
+ConfigArg = Annotated[
+    Path, typer.Argument(help="config file (YAML, or JSON if it ends in .json)", show_default=False)
+]
 
 
-def _report(diagnostics: list[Diagnostic] | tuple[Diagnostic, ...], texts: dict[str, str] | None = None) -> None:
+def _report(
+    diagnostics: list[Diagnostic] | tuple[Diagnostic, ...], texts: dict[str, str] | None = None
+) -> None:
     """Print diagnostics with their source lines; ``texts`` holds values given as flags or variables."""
     sources = dict(texts or {})
     for diagnostic in diagnostics:
@@ -62,8 +71,12 @@ def default_output(compiled: Compiled) -> Path:
 @app.command("compile")
 def compile_command(
     configs: Annotated[list[Path], typer.Argument(help="config files", show_default=False)],
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="module to write (one config only)")] = None,
-    check: Annotated[bool, typer.Option("--check", help="fail with a diff if a checked-in module is stale")] = False,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="module to write (one config only)")
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="fail with a diff if a checked-in module is stale")
+    ] = False,
 ) -> None:
     """Compile configs into modules under generated/ (or -o), or --check that they are current."""
     if output is not None and (check or len(configs) != 1):
@@ -76,8 +89,12 @@ def compile_command(
             current = target.read_text(encoding="utf-8") if target.exists() else ""
             if current != compiled.source:
                 stale += 1
-                diff = difflib.unified_diff(current.splitlines(True), compiled.source.splitlines(True),
-                                            str(target), f"{target} (from {config})")
+                diff = difflib.unified_diff(
+                    current.splitlines(True),
+                    compiled.source.splitlines(True),
+                    str(target),
+                    f"{target} (from {config})",
+                )
                 typer.echo("".join(diff), err=True)
                 state = "is stale" if target.exists() else "is missing"
                 typer.echo(f"{target} {state}: run `mdp compile {config}`", err=True)
@@ -125,28 +142,48 @@ def _checked(check):
 
 @app.command()
 def run(
-    config: Annotated[Optional[Path], typer.Argument(help="config file (YAML or JSON); default: $MDP_UNIFIED_CONFIG",
-                                                     show_default=False)] = None,
-    duration: Annotated[Optional[float], typer.Option(help="stop after this many seconds",
-                                                      callback=_checked(positive_seconds))] = None,
-    max_events: Annotated[Optional[int], typer.Option(help="stop after this many source events",
-                                                      callback=_checked(positive_count))] = None,
-    stop_grace: Annotated[Optional[float], typer.Option(
-        help=f"after SIGINT, SIGTERM or --duration, exit with status 124 if the job has not finished within "
-             f"this many seconds (default: ${GRACE_ENV}, else {DEFAULT_GRACE_S:g})",
-        callback=_checked(positive_seconds))] = None,
-    metrics_port: Annotated[Optional[int], typer.Option(help="serve Prometheus metrics on 127.0.0.1:PORT")] = None,
-    log_level: Annotated[Optional[str], typer.Option(help="DEBUG, INFO, WARNING or ERROR (default INFO)")] = None,
-    mode: Annotated[Optional[str], typer.Option(help="dag or classic: the section of the config to run")] = None,
-    job_name: Annotated[Optional[str], typer.Option(help="the job's name (default: the config's name)")] = None,
-    store_url: Annotated[Optional[str], typer.Option(help="the url of every sink.store node")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Argument(help="config file (YAML or JSON); default: $MDP_UNIFIED_CONFIG", show_default=False),
+    ] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(help="stop after this many seconds", callback=_checked(positive_seconds)),
+    ] = None,
+    max_events: Annotated[
+        int | None,
+        typer.Option(help="stop after this many source events", callback=_checked(positive_count)),
+    ] = None,
+    stop_grace: Annotated[
+        float | None,
+        typer.Option(
+            help=f"after SIGINT, SIGTERM or --duration, exit with status 124 if the job has not finished within "
+            f"this many seconds (default: ${GRACE_ENV}, else {DEFAULT_GRACE_S:g})",
+            callback=_checked(positive_seconds),
+        ),
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="serve Prometheus metrics on 127.0.0.1:PORT")
+    ] = None,
+    log_level: Annotated[
+        str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    ] = None,
+    mode: Annotated[str | None, typer.Option(help="dag or classic: the section of the config to run")] = None,
+    job_name: Annotated[str | None, typer.Option(help="the job's name (default: the config's name)")] = None,
+    store_url: Annotated[str | None, typer.Option(help="the url of every sink.store node")] = None,
 ) -> None:
     """Compile (cached by config content and mdp version) and run the job, then print a summary.
 
     Each setting: its flag, else MDP_UNIFIED_<SETTING>, else the config file, else its default.
     """
-    flags = {"config": config, "mode": mode, "job_name": job_name, "metrics_port": metrics_port,
-             "store_url": store_url, "log_level": log_level}
+    flags = {
+        "config": config,
+        "mode": mode,
+        "job_name": job_name,
+        "metrics_port": metrics_port,
+        "store_url": store_url,
+        "log_level": log_level,
+    }
     texts = setting_texts(flags)
     try:
         settings = RunSettings.resolve(**flags)
@@ -166,8 +203,9 @@ def run(
         module_path.write_text(compiled.source, encoding="utf-8")
     module = import_module_file(module_path)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    options = options_with_defaults(getattr(module, "RUN_DEFAULTS", None), duration, max_events, settings.metrics_port,
-                                    stop_grace)
+    options = options_with_defaults(
+        getattr(module, "RUN_DEFAULTS", None), duration, max_events, settings.metrics_port, stop_grace
+    )
     raise typer.Exit(run_job(module.build, module.JOB_NAME, options))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -67,7 +67,7 @@ def detail_text(d: dict) -> str:
 
 def components_command(
     type_name: Annotated[
-        Optional[str], typer.Argument(metavar="[TYPE]", help="show this type in detail", show_default=False)
+        str | None, typer.Argument(metavar="[TYPE]", help="show this type in detail", show_default=False)
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON for tools")] = False,
 ) -> None:

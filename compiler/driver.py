@@ -51,7 +51,9 @@ def read_config(path: str | Path) -> tuple[str, str]:
         return shown, Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise DiagnosticError([Diagnostic(Span(shown, 1, 1, 1, 1), f"cannot read config: {reason}")]) from None
+        raise DiagnosticError(
+            [Diagnostic(Span(shown, 1, 1, 1, 1), f"cannot read config: {reason}")]
+        ) from None
 
 
 def analyse(file: str, text: str) -> Pipeline:

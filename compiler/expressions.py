@@ -87,14 +87,19 @@ def parse_expression(text: str) -> Expression:
     stripped = text.strip()
     long = too_long(stripped)
     if long is not None:
-        raise ExpressionError(long, offset, offset + len(stripped), "split the work over several map and filter nodes")
+        raise ExpressionError(
+            long, offset, offset + len(stripped), "split the work over several map and filter nodes"
+        )
     try:
         tree = ast.parse(stripped, mode="eval")
     except SyntaxError as exc:
         raise _syntax_error(stripped, exc, offset) from None
     except (RecursionError, MemoryError):
-        raise ExpressionError("the expression is nested too deeply to read", offset,
-                              hint="split the work over several map and filter nodes") from None
+        raise ExpressionError(
+            "the expression is nested too deeply to read",
+            offset,
+            hint="split the work over several map and filter nodes",
+        ) from None
     body, record_name = tree.body, None
     if isinstance(body, ast.Lambda):
         args = body.args
@@ -136,7 +141,9 @@ def _syntax_error(text: str, exc: SyntaxError, offset: int) -> ExpressionError:
         except SyntaxError as again:
             col = (again.offset or 1) - 1
         if col >= len(text):
-            return ExpressionError("the expression ends too early", offset + len(text), hint="something is missing at its end")
+            return ExpressionError(
+                "the expression ends too early", offset + len(text), hint="something is missing at its end"
+            )
     return ExpressionError(f"invalid expression: {exc.msg}", offset + max(col, 0))
 
 
@@ -166,9 +173,12 @@ class _Checker(ast.NodeVisitor):
             return
         if not isinstance(node, _PLAIN_NODES):
             name = _NODE_NAMES.get(type(node).__name__, type(node).__name__.lower())
-            raise self._error(node, f"{name} is not allowed in an expression",
-                              "expressions may use fields, literals, arithmetic, comparisons, "
-                              "and/or/not, 'x if c else y', math.* and abs/min/max/round/int/float/str/len/bool")
+            raise self._error(
+                node,
+                f"{name} is not allowed in an expression",
+                "expressions may use fields, literals, arithmetic, comparisons, "
+                "and/or/not, 'x if c else y', math.* and abs/min/max/round/int/float/str/len/bool",
+            )
         super().generic_visit(node)
 
     def visit_BinOp(self, node: ast.BinOp) -> None:
@@ -182,7 +192,9 @@ class _Checker(ast.NodeVisitor):
     def _operator(self, node: ast.AST, op: ast.AST) -> None:
         if not isinstance(op, _OPERATORS):
             name = _NODE_NAMES.get(type(op).__name__, type(op).__name__)
-            raise self._error(node, f"{name} is not allowed in an expression", "use arithmetic, comparisons and and/or/not")
+            raise self._error(
+                node, f"{name} is not allowed in an expression", "use arithmetic, comparisons and and/or/not"
+            )
 
     def visit_Constant(self, node: ast.Constant) -> None:
         if not isinstance(node.value, _CONSTANT_TYPES):
@@ -192,8 +204,9 @@ class _Checker(ast.NodeVisitor):
         if node.id == self.expr.record_name:
             raise self._error(node, f"use {node.id}['field'] to read a field of the record")
         if self.expr.record_name is not None:
-            raise self._error(node, f"unknown name '{node.id}'",
-                              f"read fields as {self.expr.record_name}['{node.id}']")
+            raise self._error(
+                node, f"unknown name '{node.id}'", f"read fields as {self.expr.record_name}['{node.id}']"
+            )
         if node.id in SAFE_FUNCTIONS or node.id == "math" or node.id.startswith("__"):
             raise self._error(node, f"'{node.id}' can only be called, not used as a value")
         self._field(node.id, node)
@@ -226,7 +239,9 @@ class _Checker(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
         if node.keywords:
-            raise self._error(node.keywords[0], "keyword arguments are not allowed", "pass arguments by position")
+            raise self._error(
+                node.keywords[0], "keyword arguments are not allowed", "pass arguments by position"
+            )
         if any(isinstance(a, ast.Starred) for a in node.args):
             raise self._error(node, "*args are not allowed")
         if isinstance(func, ast.Name) and func.id in SAFE_FUNCTIONS and self.expr.record_name != func.id:
@@ -242,13 +257,22 @@ class _Checker(ast.NodeVisitor):
             if self._is_record(func.value) and func.attr == "get":
                 return self._visit_get(node)
         name = ast.unparse(func)
-        raise self._error(node, f"call to '{name}' is not allowed",
-                          "allowed calls: " + ", ".join(sorted(SAFE_FUNCTIONS)) + ", math."
-                          + "/".join(sorted(MATH_FUNCTIONS)))
+        raise self._error(
+            node,
+            f"call to '{name}' is not allowed",
+            "allowed calls: "
+            + ", ".join(sorted(SAFE_FUNCTIONS))
+            + ", math."
+            + "/".join(sorted(MATH_FUNCTIONS)),
+        )
 
     def _visit_get(self, node: ast.Call) -> None:
         args = node.args
-        if not args or len(args) > 2 or not (isinstance(args[0], ast.Constant) and isinstance(args[0].value, str)):
+        if (
+            not args
+            or len(args) > 2
+            or not (isinstance(args[0], ast.Constant) and isinstance(args[0].value, str))
+        ):
             raise self._error(node, "record.get takes a field name in quotes and an optional default")
         self._field(args[0].value, node)
         for arg in args[1:]:

@@ -84,8 +84,10 @@ def _clashes(claims: list[Claim]) -> list[tuple[Claim, str, str | None]]:
         for reader in readers:
             source = repr(reader.node.id)
             message = f"sink {writer.node.id!r} would overwrite {shown}, the input of source {source}"
-            hint = (f"the sink opens its file for writing when the job starts, before {source} reads it: "
-                    "write to another file")
+            hint = (
+                f"the sink opens its file for writing when the job starts, before {source} reads it: "
+                "write to another file"
+            )
             found += [(writer, message, hint), (reader, message, hint)]
     return found
 

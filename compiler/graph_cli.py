@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -77,7 +77,7 @@ def graph_command(
         ),
     ] = False,
     output: Annotated[
-        Optional[Path], typer.Option("-o", "--output", help="file to write (default: stdout)")
+        Path | None, typer.Option("-o", "--output", help="file to write (default: stdout)")
     ] = None,
 ) -> None:
     """Draw the pipeline's DAG (before optimisation, or after it with --optimised)."""

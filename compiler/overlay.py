@@ -84,7 +84,9 @@ def _merge(tables: _Tables, target: dict, path: tuple, overlay: Document, opath:
 
 def _merge_nodes(tables: _Tables, nodes: list, overlay: Document, opath: tuple, items: list) -> None:
     """Merge overlay nodes into the node with the same id; a node with a new id is added."""
-    index = {n.get("id"): i for i, n in enumerate(nodes) if isinstance(n, dict) and isinstance(n.get("id"), str)}
+    index = {
+        n.get("id"): i for i, n in enumerate(nodes) if isinstance(n, dict) and isinstance(n.get("id"), str)
+    }
     for j, item in enumerate(items):
         i = index.get(item.get("id")) if isinstance(item, dict) else None
         if i is not None:
@@ -103,8 +105,15 @@ def _section(tables: _Tables, settings: RunSettings, section: str) -> str | None
     overlay = load_json(settings.shown_as(name), text)
     if not isinstance(overlay.data, dict):
         example = '{"nodes": [{"id": "store", "params": {...}}]}' if section == "dag" else '{"spec": {...}}'
-        raise DiagnosticError([Diagnostic(overlay.span(()), f"{settings.shown_as(name)[1:]} must be a JSON object",
-                                          f"for example {example}")])
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    overlay.span(()),
+                    f"{settings.shown_as(name)[1:]} must be a JSON object",
+                    f"for example {example}",
+                )
+            ]
+        )
     if not isinstance(tables.data.get(section), dict):
         tables.data[section] = {}
         tables.replace((section,), overlay)
@@ -130,8 +139,15 @@ def _store_url(tables: _Tables, settings: RunSettings) -> str | None:
     nodes = data.get("dag", {}).get("nodes") if isinstance(data.get("dag"), dict) else None
     stores = [i for i, n in enumerate(nodes or []) if isinstance(n, dict) and n.get("type") == "sink.store"]
     if not stores:
-        raise DiagnosticError([Diagnostic(span, "a store URL is set but the pipeline has no sink.store node",
-                                          f"unset {shown} for this job")])
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    span,
+                    "a store URL is set but the pipeline has no sink.store node",
+                    f"unset {shown} for this job",
+                )
+            ]
+        )
     for i in stores:
         if not isinstance(nodes[i].get("params"), dict):
             nodes[i]["params"] = {}

@@ -63,8 +63,10 @@ def _check_depth(pipeline: Pipeline, nodes: tuple[Node, ...]) -> None:
     for node in nodes:  # in topological order: every predecessor is measured first
         depth[node.id] = 1 + max((depth[p] for p in pipeline.graph.predecessors(node.id)), default=0)
         if depth[node.id] > MAX_DEPTH:
-            hint = ("each stateful operator, and each fused loop of up to 32 maps and filters, calls the next; "
-                    "split the pipeline into several jobs")
+            hint = (
+                "each stateful operator, and each fused loop of up to 32 maps and filters, calls the next; "
+                "split the pipeline into several jobs"
+            )
             message = f"node {node.id!r} is more than {MAX_DEPTH} nodes from its source after fusion"
             raise DiagnosticError([Diagnostic(node.span, message, hint)])
 

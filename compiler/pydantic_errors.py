@@ -44,7 +44,9 @@ def diagnostics_from(
             hint = did_you_mean(loc[-1], allowed) or (
                 f"allowed keys: {', '.join(allowed)}" if allowed else "this takes no keys"
             )
-            found.append(Diagnostic(doc.span(prefix + loc, prefer_key=True), f"unknown key {loc[-1]!r}{where}", hint))
+            found.append(
+                Diagnostic(doc.span(prefix + loc, prefer_key=True), f"unknown key {loc[-1]!r}{where}", hint)
+            )
         else:
             message = entry["msg"].removeprefix("Value error, ")
             message = message[:1].lower() + message[1:]

@@ -29,8 +29,14 @@ from .suggest import did_you_mean
 ENV_PREFIX = "MDP_UNIFIED_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # How a user writes each setting as a flag (the config path is the CONFIG argument).
-FLAGS = {"config": "CONFIG", "mode": "--mode", "job_name": "--job-name", "metrics_port": "--metrics-port",
-         "store_url": "--store-url", "log_level": "--log-level"}
+FLAGS = {
+    "config": "CONFIG",
+    "mode": "--mode",
+    "job_name": "--job-name",
+    "metrics_port": "--metrics-port",
+    "store_url": "--store-url",
+    "log_level": "--log-level",
+}
 
 
 def env_name(field: str) -> str:
@@ -46,7 +52,9 @@ class ConfigFileSource(PydanticBaseSettingsSource):
     out here: compiling the config reports it at its line and column.
     """
 
-    def __init__(self, settings_cls: type[BaseSettings], flags: dict, env: PydanticBaseSettingsSource) -> None:
+    def __init__(
+        self, settings_cls: type[BaseSettings], flags: dict, env: PydanticBaseSettingsSource
+    ) -> None:
         super().__init__(settings_cls)
         self.flags = flags
         self.env = env
@@ -63,8 +71,12 @@ class ConfigFileSource(PydanticBaseSettingsSource):
         if not isinstance(data, dict):
             return {}
         run = data.get("run") if isinstance(data.get("run"), dict) else {}
-        found = {"mode": data.get("mode"), "job_name": data.get("name"),
-                 "metrics_port": run.get("metrics_port"), "log_level": run.get("log_level")}
+        found = {
+            "mode": data.get("mode"),
+            "job_name": data.get("name"),
+            "metrics_port": run.get("metrics_port"),
+            "log_level": run.get("log_level"),
+        }
         fits = {"mode": str, "job_name": str, "metrics_port": int, "log_level": str}
         return {k: v for k, v in found.items() if isinstance(v, fits[k]) and not isinstance(v, bool)}
 
@@ -75,13 +87,19 @@ class RunSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", env_ignore_empty=True)
 
     config: Path | None = Field(None, description="the config file (YAML, or JSON if it ends in .json)")
-    mode: str | None = Field(None, description="dag or classic: the section of the config to run (default dag)")
+    mode: str | None = Field(
+        None, description="dag or classic: the section of the config to run (default dag)"
+    )
     job_name: str | None = Field(None, description="the job's name (default: the config's name)")
-    metrics_port: int | None = Field(None, ge=1, le=65535, description="serve Prometheus metrics on this port")
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="serve Prometheus metrics on this port"
+    )
     store_url: str | None = Field(None, description="the url of every sink.store node")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="logging level")
     dag_json: str | None = Field(None, description="a JSON object merged into the config's dag section")
-    classic_json: str | None = Field(None, description="a JSON object merged into the config's classic section")
+    classic_json: str | None = Field(
+        None, description="a JSON object merged into the config's classic section"
+    )
 
     _origins: dict[str, str] = PrivateAttr(default_factory=dict)
 
@@ -91,10 +109,15 @@ class RunSettings(BaseSettings):
         return value.upper() if isinstance(value, str) else value
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
-                                   file_secret_settings):
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
         """Flags, then the environment, then the config file (no .env file, no secrets directory)."""
-        return init_settings, env_settings, ConfigFileSource(settings_cls, init_settings.init_kwargs, env_settings)
+        return (
+            init_settings,
+            env_settings,
+            ConfigFileSource(settings_cls, init_settings.init_kwargs, env_settings),
+        )
 
     @classmethod
     def resolve(cls, **flags: object) -> RunSettings:
@@ -134,7 +157,6 @@ class RunSettings(BaseSettings):
         return FLAGS[name] if self.origin(name) == "flag" else "$" + env_name(name)
 
 
-
 def setting_texts(flags: dict[str, object]) -> dict[str, str]:
     """The text of each flag given and each ``MDP_UNIFIED_*`` variable, keyed as diagnostics name them.
 
@@ -142,7 +164,9 @@ def setting_texts(flags: dict[str, object]) -> dict[str, str]:
     'classic'
     """
     texts = {FLAGS[name]: str(value) for name, value in flags.items() if value is not None}
-    texts.update({"$" + name: value for name, value in os.environ.items() if name.upper().startswith(ENV_PREFIX)})
+    texts.update(
+        {"$" + name: value for name, value in os.environ.items() if name.upper().startswith(ENV_PREFIX)}
+    )
     return texts
 
 
@@ -168,6 +192,9 @@ def _unknown_variables() -> list[Diagnostic]:
     for variable in sorted(os.environ):
         if variable.upper().startswith(ENV_PREFIX) and variable.upper() not in known:
             hint = did_you_mean(variable.upper(), known) or "settings: " + ", ".join(known)
-            found.append(Diagnostic(text_span("$" + variable, os.environ[variable]),
-                                    f"unknown setting {variable}", hint))
+            found.append(
+                Diagnostic(
+                    text_span("$" + variable, os.environ[variable]), f"unknown setting {variable}", hint
+                )
+            )
     return found

@@ -38,8 +38,12 @@ class DagSpec(_Strict):
 class RunSpec(_Strict):
     """Defaults for running the compiled job; command-line options and ``MDP_UNIFIED_*`` win over them."""
 
-    duration: Duration | None = Field(None, description="stop after this long (default: until the sources end)")
-    metrics_port: int | None = Field(None, ge=1, le=65535, description="serve Prometheus metrics on this port")
+    duration: Duration | None = Field(
+        None, description="stop after this long (default: until the sources end)"
+    )
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="serve Prometheus metrics on this port"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = Field(None, description="default INFO")
     labels: dict[str, str] = Field(default_factory=dict, description="constant labels on every metric")
 
@@ -55,8 +59,10 @@ class RunSpec(_Strict):
     def _label_names(cls, value: dict[str, str]) -> dict[str, str]:
         for name in value:
             if not re.match(LABEL_NAME, name) or name.startswith("__") or name in RESERVED_LABELS:
-                raise ValueError(f"bad metrics label name {name!r}: use letters, digits and _, "
-                                 f"not starting with __ and not one of {', '.join(RESERVED_LABELS)}")
+                raise ValueError(
+                    f"bad metrics label name {name!r}: use letters, digits and _, "
+                    f"not starting with __ and not one of {', '.join(RESERVED_LABELS)}"
+                )
         return value
 
 

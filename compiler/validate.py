@@ -30,8 +30,13 @@ def _cycles(pipeline: Pipeline) -> list[Diagnostic]:
         start = min(range(len(cycle)), key=lambda i: pipeline.node(cycle[i]).order)
         cycle = cycle[start:] + cycle[:start]
         path = " -> ".join(repr(n) for n in cycle + [cycle[0]])
-        found.append(Diagnostic(_edge_span(pipeline, cycle[-1], cycle[0]), f"cycle: {path}",
-                                "a pipeline is a DAG: remove one of these edges"))
+        found.append(
+            Diagnostic(
+                _edge_span(pipeline, cycle[-1], cycle[0]),
+                f"cycle: {path}",
+                "a pipeline is a DAG: remove one of these edges",
+            )
+        )
     return found
 
 
@@ -48,8 +53,13 @@ def _listed_edge_targets(pipeline: Pipeline) -> set[str]:
     """Node ids the config names as an edge's target, valid or not, and for a target that is
     no node, the node it was probably meant to be (its edge error already says so)."""
     edges = pipeline.doc.data.get("dag", {}).get("edges") or []
-    named = {edge[1] for edge in edges if isinstance(edge, list) and len(edge) == 2 and isinstance(edge[1], str)}
-    meant = [difflib.get_close_matches(name, list(pipeline.graph), n=1, cutoff=0.6) for name in named - set(pipeline.graph)]
+    named = {
+        edge[1] for edge in edges if isinstance(edge, list) and len(edge) == 2 and isinstance(edge[1], str)
+    }
+    meant = [
+        difflib.get_close_matches(name, list(pipeline.graph), n=1, cutoff=0.6)
+        for name in named - set(pipeline.graph)
+    ]
     return named | {match[0] for match in meant if match}
 
 
@@ -59,27 +69,48 @@ def _structure(pipeline: Pipeline) -> list[Diagnostic]:
     sources = [n.id for n in nodes if n.kind == "provider"]
     nodes_key = pipeline.doc.span(("dag", "nodes"), prefer_key=True)
     if not sources:
-        found.append(Diagnostic(nodes_key, "the pipeline has no source (a provider.* node)",
-                                "add a source such as provider.replay or provider.synthetic"))
+        found.append(
+            Diagnostic(
+                nodes_key,
+                "the pipeline has no source (a provider.* node)",
+                "add a source such as provider.replay or provider.synthetic",
+            )
+        )
     if not any(n.kind == "sink" for n in nodes):
-        found.append(Diagnostic(nodes_key, "the pipeline has no sink (a sink.* node)",
-                                "add a sink such as sink.store or sink.jsonl, and an edge to it"))
+        found.append(
+            Diagnostic(
+                nodes_key,
+                "the pipeline has no sink (a sink.* node)",
+                "add a sink such as sink.store or sink.jsonl, and an edge to it",
+            )
+        )
     listed_targets = _listed_edge_targets(pipeline)
     reached = set(sources).union(*(nx.descendants(graph, s) for s in sources))
     for node in nodes:
         if node.kind == "provider":
             for pred in pipeline.predecessors(node.id):
-                found.append(Diagnostic(_edge_span(pipeline, pred.id, node.id),
-                                        f"source {node.id!r} cannot have inputs"))
+                found.append(
+                    Diagnostic(
+                        _edge_span(pipeline, pred.id, node.id), f"source {node.id!r} cannot have inputs"
+                    )
+                )
         elif node.kind == "sink":
             for succ in pipeline.successors(node.id):
-                found.append(Diagnostic(_edge_span(pipeline, node.id, succ.id),
-                                        f"sink {node.id!r} cannot have outputs"))
+                found.append(
+                    Diagnostic(
+                        _edge_span(pipeline, node.id, succ.id), f"sink {node.id!r} cannot have outputs"
+                    )
+                )
         if node.kind != "provider" and graph.in_degree(node.id) == 0:
             if node.id in listed_targets:
                 continue  # its edge was dropped for a reason already reported
-            found.append(Diagnostic(node.span, f"node {node.id!r} has no input",
-                                    f"add an edge such as [<source id>, {node.id}]"))
+            found.append(
+                Diagnostic(
+                    node.span,
+                    f"node {node.id!r} has no input",
+                    f"add an edge such as [<source id>, {node.id}]",
+                )
+            )
         elif node.id not in reached and sources:
             found.append(Diagnostic(node.span, f"no source reaches node {node.id!r}"))
     return found
@@ -110,13 +141,21 @@ def _field_problems(pipeline: Pipeline, node: Node, upstream: Schema, feeders: s
         if len(names) == 1:
             found.append(unknown(names[0], doc.span(base + rel_path)))
         else:
-            found.append(Diagnostic(doc.span(base + rel_path),
-                                    f"{node.type} needs fields {', '.join(names)}, which {feeders} does not give",
-                                    listing))
+            found.append(
+                Diagnostic(
+                    doc.span(base + rel_path),
+                    f"{node.type} needs fields {', '.join(names)}, which {feeders} does not give",
+                    listing,
+                )
+            )
     for rel_path, names in sometimes.items():
-        found.append(Diagnostic(doc.span(base + rel_path),
-                                f"{node.id!r} needs {', '.join(names)} on every record, but its input may lack them",
-                                f"the records from {feeders} come from streams with different fields"))
+        found.append(
+            Diagnostic(
+                doc.span(base + rel_path),
+                f"{node.id!r} needs {', '.join(names)} on every record, but its input may lack them",
+                f"the records from {feeders} come from streams with different fields",
+            )
+        )
     return found
 
 
@@ -135,7 +174,9 @@ def _passes_records_on(node: Node) -> bool:
     return node.component is not None and node.component.output(node.params, probe) is probe
 
 
-def _feeders(pipeline: Pipeline, graph: nx.DiGraph, node_id: str, memo: dict) -> list[tuple[str, str, object]]:
+def _feeders(
+    pipeline: Pipeline, graph: nx.DiGraph, node_id: str, memo: dict
+) -> list[tuple[str, str, object]]:
     """(id, type, params) of the nodes whose records reach ``node_id``'s main input.
 
     A node with one input that passes records on (a filter, a deduplicate, ...) or only adds

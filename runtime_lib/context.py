@@ -62,8 +62,13 @@ class BuildContext:
         def fail(record: dict, error: Exception) -> None:
             stats.errors += 1
             if stats.errors <= LOGGED_FAILURES_PER_NODE:
-                log.warning("record set aside in %s: %s: %s; record: %.300r",
-                            chain, type(error).__name__, error, record)
+                log.warning(
+                    "record set aside in %s: %s: %s; record: %.300r",
+                    chain,
+                    type(error).__name__,
+                    error,
+                    record,
+                )
 
         return fail
 
@@ -118,7 +123,9 @@ def run_local_job(build: Callable[[BuildContext], None], inputs: dict, batch_siz
     build(ctx)
     unknown = sorted(set(inputs) - set(ctx.sources))
     if unknown:
-        raise ValueError(f"not a source of this job: {', '.join(unknown)} (sources: {', '.join(ctx.sources)})")
+        raise ValueError(
+            f"not a source of this job: {', '.join(unknown)} (sources: {', '.join(ctx.sources)})"
+        )
     for source_id in ctx.sources:
         if source_id not in inputs:
             continue

@@ -63,8 +63,11 @@ def declared_files(build: Callable[[BuildContext], None]) -> list[tuple[str, str
     build(recorder)
     nodes = [(node_id, node_type, params) for node_id, (node_type, _cls, params) in recorder.sources.items()]
     nodes += [(node_id, node_type, params) for node_id, (node_type, params) in recorder.sink_params.items()]
-    return [(node_id, mode, path) for node_id, node_type, params in nodes
-            for mode, path in FILES.get(node_type, lambda params: [])(params)]
+    return [
+        (node_id, mode, path)
+        for node_id, node_type, params in nodes
+        for mode, path in FILES.get(node_type, lambda params: [])(params)
+    ]
 
 
 def file_identity(node_id: str, path: str) -> tuple:
@@ -89,10 +92,14 @@ def _clash(first: tuple[str, str, str], second: tuple[str, str, str]) -> str | N
     if READ in (mode_a, mode_b):
         reader_first = sorted((first, second), key=lambda claim: claim[1] != READ)
         (source, _, source_path), (sink, _, sink_path) = reader_first
-        return (f"sink {sink!r} (path {sink_path}) would overwrite the input of source {source!r} "
-                f"(path {source_path}), the file {os.path.realpath(sink_path)}: write the output to another file")
-    return (f"sinks {node_a!r} (path {path_a}) and {node_b!r} (path {path_b}) write the same file "
-            f"{os.path.realpath(path_a)}: give each sink its own file")
+        return (
+            f"sink {sink!r} (path {sink_path}) would overwrite the input of source {source!r} "
+            f"(path {source_path}), the file {os.path.realpath(sink_path)}: write the output to another file"
+        )
+    return (
+        f"sinks {node_a!r} (path {path_a}) and {node_b!r} (path {path_b}) write the same file "
+        f"{os.path.realpath(path_a)}: give each sink its own file"
+    )
 
 
 def check_files(claims: list[tuple[str, str, str]]) -> None:

@@ -36,25 +36,44 @@ def _checked(check: Callable[[str], object]) -> Callable[[str], object]:
 
 def _parser(job_name: str, description: str, defaults: dict) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=f"python {job_name}.py", description=description,
+        prog=f"python {job_name}.py",
+        description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    duration = f"{defaults['duration']:g} s, from the config" if "duration" in defaults else "until the sources end"
+    duration = (
+        f"{defaults['duration']:g} s, from the config" if "duration" in defaults else "until the sources end"
+    )
     port = f" (default: {defaults['metrics_port']}, from the config)" if "metrics_port" in defaults else ""
     level = f"{defaults['log_level']}, from the config" if "log_level" in defaults else "INFO"
-    parser.add_argument("--duration", type=_checked(positive_seconds), metavar="S",
-                        help=f"stop after S seconds (default: {duration})")
-    parser.add_argument("--max-events", type=_checked(positive_count), metavar="N", help="stop after N source events")
-    parser.add_argument("--stop-grace", type=_checked(positive_seconds), metavar="S",
-                        help=f"after SIGINT, SIGTERM or --duration, exit with status 124 if the job has not "
-                             f"finished within S seconds (default: ${GRACE_ENV}, else {DEFAULT_GRACE_S:g})")
-    parser.add_argument("--metrics-port", type=int, metavar="PORT", help=f"serve Prometheus metrics on 127.0.0.1:PORT{port}")
-    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help=f"default: {level}")
+    parser.add_argument(
+        "--duration",
+        type=_checked(positive_seconds),
+        metavar="S",
+        help=f"stop after S seconds (default: {duration})",
+    )
+    parser.add_argument(
+        "--max-events", type=_checked(positive_count), metavar="N", help="stop after N source events"
+    )
+    parser.add_argument(
+        "--stop-grace",
+        type=_checked(positive_seconds),
+        metavar="S",
+        help=f"after SIGINT, SIGTERM or --duration, exit with status 124 if the job has not "
+        f"finished within S seconds (default: ${GRACE_ENV}, else {DEFAULT_GRACE_S:g})",
+    )
+    parser.add_argument(
+        "--metrics-port", type=int, metavar="PORT", help=f"serve Prometheus metrics on 127.0.0.1:PORT{port}"
+    )
+    parser.add_argument(
+        "--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help=f"default: {level}"
+    )
     parser.add_argument("--quiet", action="store_true", help="do not print the summary")
     return parser
 
 
-def run(build: Callable[[BuildContext], None], job_name: str, options: RunOptions, quiet: bool = False) -> int:
+def run(
+    build: Callable[[BuildContext], None], job_name: str, options: RunOptions, quiet: bool = False
+) -> int:
     """Run the job live; print a summary to stderr; return the exit status (0 ok, 1 job error).
 
     A job that does not stop within the grace period after a stop request, or that gets a
@@ -75,8 +94,11 @@ def run(build: Callable[[BuildContext], None], job_name: str, options: RunOption
         return 1
     except Exception as exc:  # an operator or sink failed on data it cannot handle
         log.debug("job %r stopped", job_name, exc_info=True)
-        print(f"error: the job stopped on {type(exc).__name__}: {exc} "
-              "(run with --log-level DEBUG for the traceback)", file=sys.stderr)
+        print(
+            f"error: the job stopped on {type(exc).__name__}: {exc} "
+            "(run with --log-level DEBUG for the traceback)",
+            file=sys.stderr,
+        )
         return 1
     finally:
         if server is not None:
@@ -93,8 +115,13 @@ def run(build: Callable[[BuildContext], None], job_name: str, options: RunOption
     return 0
 
 
-def options_with_defaults(defaults: dict | None, duration: float | None = None, max_events: int | None = None,
-                          metrics_port: int | None = None, stop_grace: float | None = None) -> RunOptions:
+def options_with_defaults(
+    defaults: dict | None,
+    duration: float | None = None,
+    max_events: int | None = None,
+    metrics_port: int | None = None,
+    stop_grace: float | None = None,
+) -> RunOptions:
     """Run options where each one given wins over the module's ``RUN_DEFAULTS`` (set by the config).
 
     >>> options_with_defaults({"duration": 10.0, "labels": {"tenant_id": "demo"}}, max_events=5)
@@ -112,8 +139,13 @@ def options_with_defaults(defaults: dict | None, duration: float | None = None, 
     )
 
 
-def main(build: Callable[[BuildContext], None], job_name: str, description: str, argv: list[str] | None = None,
-         defaults: dict | None = None) -> int:
+def main(
+    build: Callable[[BuildContext], None],
+    job_name: str,
+    description: str,
+    argv: list[str] | None = None,
+    defaults: dict | None = None,
+) -> int:
     """Parse run options from ``argv`` and run the job; return the exit status.
 
     ``defaults`` is the module's ``RUN_DEFAULTS``: options that the config sets (duration,
@@ -123,5 +155,7 @@ def main(build: Callable[[BuildContext], None], job_name: str, description: str,
     args = _parser(job_name, description, defaults).parse_args(argv)
     level = args.log_level or defaults.get("log_level") or "INFO"
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    options = options_with_defaults(defaults, args.duration, args.max_events, args.metrics_port, args.stop_grace)
+    options = options_with_defaults(
+        defaults, args.duration, args.max_events, args.metrics_port, args.stop_grace
+    )
     return run(build, job_name, options, quiet=args.quiet)

@@ -23,8 +23,14 @@ class NodeCollector:
     each source that counts reconnects (``reconnects``, as ``provider.ibkr.stream`` does).
     """
 
-    def __init__(self, job: str, stats: dict[str, NodeStats], rows_written: dict[str, object],
-                 labels: dict[str, str] | None = None, sources: dict[str, object] | None = None) -> None:
+    def __init__(
+        self,
+        job: str,
+        stats: dict[str, NodeStats],
+        rows_written: dict[str, object],
+        labels: dict[str, str] | None = None,
+        sources: dict[str, object] | None = None,
+    ) -> None:
         self.job = job
         self.stats = stats
         self.rows_written = rows_written
@@ -44,20 +50,28 @@ class NodeCollector:
             for stats in self.stats.values():
                 family.add_metric([self.job, stats.node_id, stats.node_type, *values], getattr(stats, name))
             yield family
-        set_aside = CounterMetricFamily("mdp_node_set_aside", "Records a node refused as bad data, by reason",
-                                        labels=["job", "node", "type", "reason", *names])
+        set_aside = CounterMetricFamily(
+            "mdp_node_set_aside",
+            "Records a node refused as bad data, by reason",
+            labels=["job", "node", "type", "reason", *names],
+        )
         for stats in self.stats.values():
             for reason, count in sorted(stats.set_aside.items()):
                 set_aside.add_metric([self.job, stats.node_id, stats.node_type, reason, *values], count)
         yield set_aside
-        rows = CounterMetricFamily("mdp_sink_rows_written", "Rows a sink wrote", labels=["job", "node", *names])
+        rows = CounterMetricFamily(
+            "mdp_sink_rows_written", "Rows a sink wrote", labels=["job", "node", *names]
+        )
         for node_id, worker in self.rows_written.items():
             rows.add_metric([self.job, node_id, *values], worker.rows_written)
         yield rows
         reconnects = [(i, s.reconnects) for i, s in list(self.sources.items()) if hasattr(s, "reconnects")]
         if reconnects:  # live sources that reconnect (provider.ibkr.stream)
-            family = CounterMetricFamily("mdp_source_reconnects", "Reconnects of a live source after its "
-                                         "connection dropped", labels=["job", "node", *names])
+            family = CounterMetricFamily(
+                "mdp_source_reconnects",
+                "Reconnects of a live source after its " "connection dropped",
+                labels=["job", "node", *names],
+            )
             for node_id, count in reconnects:
                 family.add_metric([self.job, node_id, *values], count)
             yield family

@@ -157,8 +157,10 @@ class Run:
         parts = []
         if self.busy is not None:
             what, since = self.busy
-            parts.append(f"{what} has not returned after {time.monotonic() - since:.1f} s "
-                         "(a plugin function or an expression that does not end?)")
+            parts.append(
+                f"{what} has not returned after {time.monotonic() - since:.1f} s "
+                "(a plugin function or an expression that does not end?)"
+            )
         if not self.flushed and self.ctx.operators:
             held = ", ".join(repr(node_id) for node_id, _operator in self.ctx.operators)
             parts.append(f"the open windows and held records of {held}")
@@ -189,8 +191,9 @@ class Run:
         for source in self.sources.values():
             await source.close()
 
-    async def _until_done(self, feeds: list[asyncio.Task], stopper: asyncio.Task,
-                          writers: list[asyncio.Task]) -> None:
+    async def _until_done(
+        self, feeds: list[asyncio.Task], stopper: asyncio.Task, writers: list[asyncio.Task]
+    ) -> None:
         """Wait for the feeds to end or a stop; a feed or sink writer that fails stops the run
         (a dead writer would otherwise leave the sources waiting for room forever)."""
         pending, watched = set(feeds), set(writers)

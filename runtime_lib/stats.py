@@ -55,7 +55,9 @@ class NodeStats:
         if count <= LOGGED_PER_REASON:
             log.warning("node %r set aside a record (%s): %s", self.node_id, reason, detail)
         if count == LOGGED_PER_REASON:
-            log.warning("node %r: further records set aside for %s are counted, not logged", self.node_id, reason)
+            log.warning(
+                "node %r: further records set aside for %s are counted, not logged", self.node_id, reason
+            )
 
     @property
     def set_aside_total(self) -> int:

@@ -60,8 +60,13 @@ class Watchdog:
     around the run; leaving it disarms everything and restores the previous signal handlers.
     """
 
-    def __init__(self, request_stop: Callable[[], None], unflushed: Callable[[], str],
-                 duration_s: float | None, grace_s: float) -> None:
+    def __init__(
+        self,
+        request_stop: Callable[[], None],
+        unflushed: Callable[[], str],
+        duration_s: float | None,
+        grace_s: float,
+    ) -> None:
         self.request_stop = request_stop
         self.unflushed = unflushed
         self.duration_s = duration_s

@@ -11,8 +11,18 @@ def format_summary(job_name: str, ctx: BuildContext, elapsed_s: float, rows_writ
     header = ("node", "type", "in", "out", "late", "dropped", "errors", "set_aside")
     rows = [header]
     for stats in ctx.node_stats.values():
-        rows.append((repr(stats.node_id), stats.node_type, str(stats.events_in), str(stats.events_out),
-                     str(stats.late), str(stats.dropped), str(stats.errors), str(stats.set_aside_total)))
+        rows.append(
+            (
+                repr(stats.node_id),
+                stats.node_type,
+                str(stats.events_in),
+                str(stats.events_out),
+                str(stats.late),
+                str(stats.dropped),
+                str(stats.errors),
+                str(stats.set_aside_total),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = [f"job {job_name!r} finished in {elapsed_s:.2f} s"]
     for row in rows:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 NS_PER_SECOND = 1_000_000_000
 _UNIT_NS = {
@@ -20,7 +20,7 @@ MAX_DURATION_NS = 3650 * _UNIT_NS["d"]
 _MAX_DURATION_DIGITS = len(str(MAX_DURATION_NS))
 _DURATION = re.compile(r"^\s*(\d+)\s*(ns|us|ms|s|m|h|d)\s*$")
 _FRACTION = re.compile(r"\.(\d+)")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_TIMESTAMP_DIGITS = 40
 MAX_TIMESTAMP_NS = 2**63 - 1
 """The latest timestamp a 64-bit integer holds (2262-04-11): sinks store ``ts`` as one."""
@@ -120,7 +120,7 @@ def format_timestamp(ns: int) -> str:
     '1970-01-01T00:00:01.000000001Z'
     """
     seconds, fraction = divmod(ns, NS_PER_SECOND)
-    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    moment = datetime.fromtimestamp(seconds, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction:09d}Z"
 
 
@@ -130,7 +130,7 @@ def utc_ns(year: int, month: int = 1, day: int = 1) -> int:
     >>> utc_ns(1970, 1, 2)
     86400000000000
     """
-    delta = datetime(year, month, day, tzinfo=timezone.utc) - _EPOCH
+    delta = datetime(year, month, day, tzinfo=UTC) - _EPOCH
     return delta.days * 86400 * NS_PER_SECOND
 
 

@@ -8,5 +8,8 @@ def pytest_addoption(parser):
     ``--update-errors`` rewrites tests/fixtures/errors/*.err from the current diagnostics.
     """
     parser.addoption("--update-golden", action="store_true", help="rewrite golden expected modules")
-    parser.addoption("--update-errors", action="store_true",
-                     help="rewrite tests/fixtures/errors/*.err from the current diagnostics")
+    parser.addoption(
+        "--update-errors",
+        action="store_true",
+        help="rewrite tests/fixtures/errors/*.err from the current diagnostics",
+    )

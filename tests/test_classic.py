@@ -65,8 +65,11 @@ def classic(source: str = "synthetic", symbols: str = "[AAPL, MSFT]", extra: str
     spec = f"tenant_id: demo\npipeline_id: p1\nsource: {source}\n"
     spec += f"symbols: {symbols}\n" if symbols else ""
     spec += extra
-    return ("name: job\nmode: classic\nclassic:\n  spec:\n" + textwrap.indent(spec, "    ")
-            + (textwrap.indent(body, "  ") + "\n" if body else ""))
+    return (
+        "name: job\nmode: classic\nclassic:\n  spec:\n"
+        + textwrap.indent(spec, "    ")
+        + (textwrap.indent(body, "  ") + "\n" if body else "")
+    )
 
 
 def disordered_ticks(count: int = 6000, seed: int = 3) -> list[dict]:
@@ -94,12 +97,21 @@ def test_classic_and_hand_written_dag_compile_to_the_same_code():
 
 @pytest.mark.parametrize("window, lateness", [(1, 0), (0.25, 0.02), (2, 0.05)])
 def test_classic_and_hand_written_dag_give_the_same_bars(window, lateness):
-    text = classic("replay", "[AAPL, MSFT]", replay_path="ticks.csv", bar_window_sec=window,
-                   bar_allowed_lateness_sec=lateness)
+    text = classic(
+        "replay",
+        "[AAPL, MSFT]",
+        replay_path="ticks.csv",
+        bar_window_sec=window,
+        bar_allowed_lateness_sec=lateness,
+    )
     dag = HAND_WRITTEN.replace("provider.synthetic", "provider.replay").replace(
-        "{symbols: [AAPL, MSFT], rate: 50, batch_size: 500}", "{path: ticks.csv, symbols: [AAPL, MSFT], speed: 1}")
-    dag = dag.replace("window: 1s, allowed_lateness: 0s",
-                      f"window: {round(window * 1000)}ms, allowed_lateness: {round(lateness * 1000)}ms")
+        "{symbols: [AAPL, MSFT], rate: 50, batch_size: 500}",
+        "{path: ticks.csv, symbols: [AAPL, MSFT], speed: 1}",
+    )
+    dag = dag.replace(
+        "window: 1s, allowed_lateness: 0s",
+        f"window: {round(window * 1000)}ms, allowed_lateness: {round(lateness * 1000)}ms",
+    )
     ticks = disordered_ticks()
     from_classic = load_compiled(text).run_local({"ticks": ticks})
     from_dag = load_compiled(dag).run_local({"ticks": ticks})
@@ -119,15 +131,20 @@ def _line_of(text: str, fragment: str) -> int:
 def test_lowered_nodes_point_at_the_classic_fields():
     pipeline = analyse("c.yaml", CLASSIC)
     assert [(n.id, n.type) for n in pipeline.ordered()] == [
-        ("ticks", "provider.synthetic"), ("bars", "operator.resample_ohlc"), ("store", "sink.store")]
+        ("ticks", "provider.synthetic"),
+        ("bars", "operator.resample_ohlc"),
+        ("store", "sink.store"),
+    ]
     assert pipeline.node("ticks").span.line == _line_of(CLASSIC, "source:")
     assert pipeline.node("bars").span.line == _line_of(CLASSIC, "operator:")
     assert pipeline.node("store").span.line == _line_of(CLASSIC, "sink:")
     doc = pipeline.doc
     assert doc.span(("dag", "nodes", 1, "params", "window")).line == _line_of(CLASSIC, "bar_window_sec")
     url = doc.span(("dag", "nodes", 2, "params", "url"))
-    assert (url.line, CLASSIC.splitlines()[url.line - 1][url.column - 1:url.end_column - 1]) == (
-        _line_of(CLASSIC, "database_url"), '"sqlite:///mdp-data/demo.db"')
+    assert (url.line, CLASSIC.splitlines()[url.line - 1][url.column - 1 : url.end_column - 1]) == (
+        _line_of(CLASSIC, "database_url"),
+        '"sqlite:///mdp-data/demo.db"',
+    )
     assert doc.span(("dag", "nodes", 0, "params", "symbols")).line == _line_of(CLASSIC, "symbols:")
 
 
@@ -152,8 +169,15 @@ def test_absent_overrides_take_the_older_runtime_defaults():
 
 
 def test_every_override_reaches_its_node():
-    doc = _lowered(classic(bar_window_sec=0.5, bar_allowed_lateness_sec=2, batch_size=7, ticks_per_sec=12.5,
-                           database_url='"sqlite:///x.db"'))
+    doc = _lowered(
+        classic(
+            bar_window_sec=0.5,
+            bar_allowed_lateness_sec=2,
+            batch_size=7,
+            ticks_per_sec=12.5,
+            database_url='"sqlite:///x.db"',
+        )
+    )
     source, bars, store = doc.data["dag"]["nodes"]
     assert source["params"] == {"symbols": ["AAPL", "MSFT"], "batch_size": 7, "rate": 12.5}
     assert bars["params"] == {"window": "500ms", "allowed_lateness": "2s"}
@@ -167,8 +191,13 @@ def test_sink_database_is_the_store_and_tenant_and_pipeline_become_metrics_label
     stats = {"ticks": NodeStats("ticks", "provider.synthetic")}
     families = list(NodeCollector("job", stats, {}, {"tenant_id": "demo", "pipeline_id": "p1"}).collect())
     sample = families[0].samples[0]
-    assert sample.labels == {"job": "job", "node": "ticks", "type": "provider.synthetic",
-                             "pipeline_id": "p1", "tenant_id": "demo"}
+    assert sample.labels == {
+        "job": "job",
+        "node": "ticks",
+        "type": "provider.synthetic",
+        "pipeline_id": "p1",
+        "tenant_id": "demo",
+    }
 
 
 def test_without_duration_the_job_runs_until_the_source_ends():
@@ -177,13 +206,16 @@ def test_without_duration_the_job_runs_until_the_source_ends():
 
 
 def test_duration_sec_is_the_default_run_duration(tmp_path):
-    text = classic(extra="duration_sec: 0.6\n", ticks_per_sec=200, database_url=f'"sqlite:///{tmp_path}/bars.db"')
+    text = classic(
+        extra="duration_sec: 0.6\n", ticks_per_sec=200, database_url=f'"sqlite:///{tmp_path}/bars.db"'
+    )
     module = tmp_path / "job.py"
     module.write_text(compile_text("c.yaml", text).source, encoding="utf-8")
     env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
     started = time.monotonic()
-    result = subprocess.run([sys.executable, str(module)], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=30)
+    result = subprocess.run(
+        [sys.executable, str(module)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 0, result.stderr
     assert 0.6 <= time.monotonic() - started < 20, "the endless source was not stopped by duration_sec"
     with sqlite3.connect(tmp_path / "bars.db") as db:
@@ -218,12 +250,22 @@ class _FakeIbkrParams(Params):
 
 
 def test_ibkr_lowers_to_the_ibkr_provider_when_it_is_registered(monkeypatch):
-    fake = Component("provider.ibkr.stream", _FakeIbkrParams, "fake", output=lambda params, upstream: TICK,
-                     runtime="runtime_lib.sources.synthetic:SyntheticSource", kwargs=lambda params: {})
+    fake = Component(
+        "provider.ibkr.stream",
+        _FakeIbkrParams,
+        "fake",
+        output=lambda params, upstream: TICK,
+        runtime="runtime_lib.sources.synthetic:SyntheticSource",
+        kwargs=lambda params: {},
+    )
     monkeypatch.setitem(REGISTRY, "provider.ibkr.stream", fake)
     node = analyse("c.yaml", classic("ibkr", batch_size=64)).node("ticks")
     assert (node.type, node.params.symbols, node.params.stream, node.params.batch_size) == (
-        "provider.ibkr.stream", ["AAPL", "MSFT"], "trades", 64)
+        "provider.ibkr.stream",
+        ["AAPL", "MSFT"],
+        "trades",
+        64,
+    )
     text = classic("ibkr", ticks_per_sec=5)
     expected = (_line_of(text, "ticks_per_sec"), "ticks_per_sec applies only to source: synthetic")
     assert _problems(text) == [expected]
@@ -233,10 +275,13 @@ def test_duration_and_labels_given_twice_are_errors():
     text = classic(extra="duration_sec: 5\n") + "run: {duration: 5s, labels: {tenant_id: x}}\n"
     assert [m for _, m in _problems(text)] == [
         "the run duration is given twice: duration_sec and run.duration",
-        "label 'tenant_id' comes from the classic spec's tenant_id"]
+        "label 'tenant_id' comes from the classic spec's tenant_id",
+    ]
 
 
 def test_a_run_section_next_to_a_classic_spec_is_kept():
     doc = _lowered(classic() + "run: {metrics_port: 9200, labels: {team: quant}}\n")
-    assert doc.data["run"] == {"metrics_port": 9200,
-                               "labels": {"team": "quant", "tenant_id": "demo", "pipeline_id": "p1"}}
+    assert doc.data["run"] == {
+        "metrics_port": 9200,
+        "labels": {"team": "quant", "tenant_id": "demo", "pipeline_id": "p1"},
+    }

@@ -26,9 +26,14 @@ def test_cli_output_is_byte_identical_across_directories_and_hash_seeds(tmp_path
         (a, str(a / BARS_CONFIG), "3"),
     ]
     processes = [
-        subprocess.Popen([MDP, "compile", config, "-o", f"out-{seed}.py"], cwd=cwd,
-                         env=job_env(tmp_path, PYTHONHASHSEED=seed), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [MDP, "compile", config, "-o", f"out-{seed}.py"],
+            cwd=cwd,
+            env=job_env(tmp_path, PYTHONHASHSEED=seed),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for cwd, config, seed in runs
     ]
     for process in processes:

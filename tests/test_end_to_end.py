@@ -10,7 +10,7 @@ import gzip
 import json
 import sqlite3
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from types import SimpleNamespace
 
@@ -34,7 +34,7 @@ from tests.jobs import (
 SAMPLE = CONFIGS / "data" / "sample_ticks.csv.gz"
 DB = "mdp-data/bars.db"  # the store of configs/dag/bars.yaml, relative to the working directory
 MINUTE_NS = 60_000_000_000
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def iso_to_ns(text: str) -> int:
@@ -109,8 +109,9 @@ def mdp_runs(tmp_path_factory):
     assert 'JOB_NAME = "bars"' in fresh
     cached.write_text(fresh.replace('JOB_NAME = "bars"', 'JOB_NAME = "stale"'))
     second = run([MDP, "run", BARS_CONFIG], root, env)
-    return SimpleNamespace(root=root, first=first, second=second, rows_first=rows_first,
-                           rows_second=bar_rows(root / DB))
+    return SimpleNamespace(
+        root=root, first=first, second=second, rows_first=rows_first, rows_second=bar_rows(root / DB)
+    )
 
 
 def test_mdp_run_writes_one_bar_per_symbol_and_minute(mdp_runs):
@@ -140,7 +141,11 @@ def test_second_run_leaves_no_duplicates(mdp_runs):
         duplicates = connection.execute(
             "SELECT symbol, interval, ts, COUNT(*) FROM bars GROUP BY symbol, interval, ts HAVING COUNT(*) > 1"
         ).fetchall()
-        key = [row[1] for row in sorted(connection.execute("PRAGMA table_info(bars)"), key=lambda r: r[5]) if row[5]]
+        key = [
+            row[1]
+            for row in sorted(connection.execute("PRAGMA table_info(bars)"), key=lambda r: r[5])
+            if row[5]
+        ]
     assert duplicates == []
     assert key == ["symbol", "interval", "ts"]
     # One cached module, holding what the compiler gives for the config.
@@ -157,12 +162,42 @@ def assert_full_day_summary(text: str) -> None:
     assert summary.job == "bars"
     assert summary.elapsed_s > 0
     assert summary.nodes == {
-        "ticks": {"type": "provider.replay", "in": 0, "out": expected.total, "late": 0, "dropped": 0, "errors": 0, "set_aside": 0},
-        "liquid": {"type": "operator.filter", "in": expected.total, "out": expected.kept, "late": 0,
-                   "dropped": expected.total - expected.kept, "errors": 0, "set_aside": 0},
-        "bars_1m": {"type": "operator.resample_ohlc", "in": expected.kept, "out": bars, "late": 0, "dropped": 0,
-                    "errors": 0, "set_aside": 0},
-        "store": {"type": "sink.store", "in": bars, "out": bars, "late": 0, "dropped": 0, "errors": 0, "set_aside": 0},
+        "ticks": {
+            "type": "provider.replay",
+            "in": 0,
+            "out": expected.total,
+            "late": 0,
+            "dropped": 0,
+            "errors": 0,
+            "set_aside": 0,
+        },
+        "liquid": {
+            "type": "operator.filter",
+            "in": expected.total,
+            "out": expected.kept,
+            "late": 0,
+            "dropped": expected.total - expected.kept,
+            "errors": 0,
+            "set_aside": 0,
+        },
+        "bars_1m": {
+            "type": "operator.resample_ohlc",
+            "in": expected.kept,
+            "out": bars,
+            "late": 0,
+            "dropped": 0,
+            "errors": 0,
+            "set_aside": 0,
+        },
+        "store": {
+            "type": "sink.store",
+            "in": bars,
+            "out": bars,
+            "late": 0,
+            "dropped": 0,
+            "errors": 0,
+            "set_aside": 0,
+        },
     }
     assert summary.rows_written == {"store": bars}
 
@@ -196,14 +231,17 @@ def test_max_events_stops_after_exactly_n_source_events(tmp_path):
 
 def test_duration_stops_an_endless_source_and_flushes(tmp_path):
     config = tmp_path / "endless.yaml"
-    config.write_text(synthetic_config(
-        "endless", rate=2000,
-        nodes="""\
+    config.write_text(
+        synthetic_config(
+            "endless",
+            rate=2000,
+            nodes="""\
     - id: out
       type: sink.jsonl
       params: {path: out/ticks.jsonl}""",
-        edges="    - [ticks, out]",
-    ))
+            edges="    - [ticks, out]",
+        )
+    )
     module = compile_config(config, tmp_path / "endless.py")
     result = run([PYTHON, str(module), "--duration", "1"], tmp_path, job_env(tmp_path), check=False)
     assert result.returncode == 0, result.stderr

@@ -43,14 +43,24 @@ def test_diagnostics_match_err_file(case, request, monkeypatch):
     if request.config.getoption("--update-errors"):
         expected_path.write_text(actual, encoding="utf-8")
     if not expected_path.exists():
-        pytest.fail(f"{expected_path.relative_to(ROOT)} is missing; write it with: "
-                    "pytest tests/test_errors.py --update-errors (then review it)")
+        pytest.fail(
+            f"{expected_path.relative_to(ROOT)} is missing; write it with: "
+            "pytest tests/test_errors.py --update-errors (then review it)"
+        )
     expected = expected_path.read_text(encoding="utf-8")
     if actual != expected:
-        diff = "".join(difflib.unified_diff(expected.splitlines(True), actual.splitlines(True),
-                                            str(expected_path.relative_to(ROOT)), "mdp validate now"))
-        pytest.fail(f"diagnostics for {config} changed:\n{diff}\n"
-                    "If the change is intended, regenerate with: pytest tests/test_errors.py --update-errors")
+        diff = "".join(
+            difflib.unified_diff(
+                expected.splitlines(True),
+                actual.splitlines(True),
+                str(expected_path.relative_to(ROOT)),
+                "mdp validate now",
+            )
+        )
+        pytest.fail(
+            f"diagnostics for {config} changed:\n{diff}\n"
+            "If the change is intended, regenerate with: pytest tests/test_errors.py --update-errors"
+        )
     assert status == (1 if ": error: " in expected else 0), f"exit status {status}"
 
 

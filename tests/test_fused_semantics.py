@@ -47,13 +47,18 @@ def _run(text: str, ticks=TICKS) -> list[dict]:
 
 
 def test_map_filter_select_chain_matches_python():
-    out = _run(_chain(
-        'type: operator.map, params: {fields: {notional: "price * size"}}',
-        'type: operator.filter, params: {where: "size >= 500"}',
-        "type: operator.map, params: {select: [symbol, ts, notional]}",
-    ))
-    expected = [{"symbol": t["symbol"], "ts": t["ts"], "notional": t["price"] * t["size"]}
-                for t in TICKS if t["size"] >= 500]
+    out = _run(
+        _chain(
+            'type: operator.map, params: {fields: {notional: "price * size"}}',
+            'type: operator.filter, params: {where: "size >= 500"}',
+            "type: operator.map, params: {select: [symbol, ts, notional]}",
+        )
+    )
+    expected = [
+        {"symbol": t["symbol"], "ts": t["ts"], "notional": t["price"] * t["size"]}
+        for t in TICKS
+        if t["size"] >= 500
+    ]
     assert out == expected and len(out) > 10
 
 
@@ -64,12 +69,18 @@ def test_fields_see_the_input_record_not_their_siblings():
 
 
 def test_later_maps_read_fields_computed_earlier():
-    out = _run(_chain(
-        'type: operator.map, params: {fields: {notional: "price * size"}}',
-        'type: operator.filter, params: {where: "notional > 20000"}',
-        'type: operator.map, params: {fields: {k: "notional / 1000"}, select: [k, symbol]}',
-    ))
-    expected = [{"k": t["price"] * t["size"] / 1000, "symbol": "AAPL"} for t in TICKS if t["price"] * t["size"] > 20000]
+    out = _run(
+        _chain(
+            'type: operator.map, params: {fields: {notional: "price * size"}}',
+            'type: operator.filter, params: {where: "notional > 20000"}',
+            'type: operator.map, params: {fields: {k: "notional / 1000"}, select: [k, symbol]}',
+        )
+    )
+    expected = [
+        {"k": t["price"] * t["size"] / 1000, "symbol": "AAPL"}
+        for t in TICKS
+        if t["price"] * t["size"] > 20000
+    ]
     assert out == expected
 
 
@@ -79,11 +90,15 @@ def test_expr_builds_a_new_record():
 
 
 def test_seed_style_lambdas():
-    out = _run(_chain(
-        "type: operator.filter, params: {predicate: \"lambda x: x['size'] > 100 and x.get('bid', 0) > 0\"}",
-        "type: operator.map, params: {fn: \"lambda x: {**x, 'spread': x['price'] - x['bid']}\"}",
-    ))
-    expected = [{**t, "spread": t["price"] - t["bid"]} for t in TICKS if t["size"] > 100 and t.get("bid", 0) > 0]
+    out = _run(
+        _chain(
+            "type: operator.filter, params: {predicate: \"lambda x: x['size'] > 100 and x.get('bid', 0) > 0\"}",
+            "type: operator.map, params: {fn: \"lambda x: {**x, 'spread': x['price'] - x['bid']}\"}",
+        )
+    )
+    expected = [
+        {**t, "spread": t["price"] - t["bid"]} for t in TICKS if t["size"] > 100 and t.get("bid", 0) > 0
+    ]
     assert out == expected
 
 
@@ -93,7 +108,10 @@ def test_optional_field_reads_as_none_when_absent():
 
 
 def test_plugin_function_can_drop_records():
-    out = _run(_chain("type: operator.map, params: {fn: 'tests.plugin_example:mid_price'}") + "plugins: [tests.plugin_example]\n")
+    out = _run(
+        _chain("type: operator.map, params: {fn: 'tests.plugin_example:mid_price'}")
+        + "plugins: [tests.plugin_example]\n"
+    )
     expected = [{**t, "mid": (t["bid"] + t["ask"]) / 2} for t in TICKS if "ask" in t and "bid" in t]
     assert out == expected and 0 < len(out) < len(TICKS)
 
@@ -115,10 +133,12 @@ def test_records_whose_expression_raises_are_counted_not_lost(caplog):
 
 def test_filter_runs_before_a_map_it_does_not_depend_on():
     """A map's fields are computed only for records that pass the filter after it."""
-    out = _run(_chain(
-        'type: operator.map, params: {fields: {inv: "1 / size"}}',
-        'type: operator.filter, params: {where: "size > 0"}',
-    ))
+    out = _run(
+        _chain(
+            'type: operator.map, params: {fields: {inv: "1 / size"}}',
+            'type: operator.filter, params: {where: "size > 0"}',
+        )
+    )
     assert out == [{**t, "inv": 1 / t["size"]} for t in TICKS if t["size"] > 0]
 
 
@@ -142,7 +162,9 @@ def test_union_of_two_branches():
         "    - [ticks, big]\n    - [ticks, small]\n    - [big, out]\n    - [small, out]",
     )
     out = load_compiled(text).run_local({"ticks": TICKS})["out"]
-    assert sorted(r["ts"] for r in out) == sorted(t["ts"] for t in TICKS if t["size"] >= 500 or t["size"] < 100)
+    assert sorted(r["ts"] for r in out) == sorted(
+        t["ts"] for t in TICKS if t["size"] >= 500 or t["size"] < 100
+    )
 
 
 def test_unknown_source_in_run_local_is_refused():
@@ -155,12 +177,14 @@ def test_counters_balance_when_records_are_set_aside_and_dropped():
     """Every member: in = out + dropped (+ errors on the first); the set-aside record leaves at once."""
     from runtime_lib.context import LocalContext
 
-    module = load_compiled(_chain(
-        'type: operator.filter, params: {where: "1 / size > 0"}',
-        'type: operator.filter, params: {where: "size >= 300"}',
-        'type: operator.filter, params: {where: "price < 250"}',
-        'type: operator.map, params: {fields: {twice: "price * 2"}}',
-    ))
+    module = load_compiled(
+        _chain(
+            'type: operator.filter, params: {where: "1 / size > 0"}',
+            'type: operator.filter, params: {where: "size >= 300"}',
+            'type: operator.filter, params: {where: "price < 250"}',
+            'type: operator.map, params: {fields: {twice: "price * 2"}}',
+        )
+    )
     ctx = LocalContext()
     module.build(ctx)
     ctx.outputs["ticks"](TICKS)

@@ -6,7 +6,17 @@ import ast
 import json
 import sys
 
-from tests.jobs import PYTHON, REPO, bar_rows, compile_config, free_port, job_env, make_layout, run, synthetic_config
+from tests.jobs import (
+    PYTHON,
+    REPO,
+    bar_rows,
+    compile_config,
+    free_port,
+    job_env,
+    make_layout,
+    run,
+    synthetic_config,
+)
 
 COMPILER_STACK = ("compiler", "jinja2", "black", "networkx", "typer", "pydantic", "pydantic_settings", "yaml")
 
@@ -56,10 +66,13 @@ print("REPORT " + json.dumps(report))
 
 def run_isolated(tmp_path, module, mode: str, *args: str) -> tuple[dict, str]:
     """Run ``module`` in a blocked interpreter (cwd ``tmp_path``); return its report and stderr."""
-    result = run([PYTHON, "-c", ISOLATED, ",".join(COMPILER_STACK), str(module), mode, *args],
-                 tmp_path, job_env(tmp_path))
+    result = run(
+        [PYTHON, "-c", ISOLATED, ",".join(COMPILER_STACK), str(module), mode, *args],
+        tmp_path,
+        job_env(tmp_path),
+    )
     [line] = [line for line in result.stdout.splitlines() if line.startswith("REPORT ")]
-    report = json.loads(line[len("REPORT "):])
+    report = json.loads(line[len("REPORT ") :])
     assert report["already"] == [], "imported before the blocker was installed"
     assert report["blocker_works"]
     assert report["loaded"] == []
@@ -97,9 +110,11 @@ def test_command_line_without_the_compiler_stack(tmp_path):
 
 def test_synthetic_source_map_and_metrics_without_the_compiler_stack(tmp_path):
     config = tmp_path / "iso.yaml"
-    config.write_text(synthetic_config(
-        "iso", rate=0,
-        nodes="""\
+    config.write_text(
+        synthetic_config(
+            "iso",
+            rate=0,
+            nodes="""\
     - id: big
       type: operator.filter
       params: {where: "size >= 100"}
@@ -109,11 +124,12 @@ def test_synthetic_source_map_and_metrics_without_the_compiler_stack(tmp_path):
     - id: out
       type: sink.jsonl
       params: {path: out/iso.jsonl}""",
-        edges="""\
+            edges="""\
     - [ticks, big]
     - [big, lots]
     - [lots, out]""",
-    ))
+        )
+    )
     module = compile_config(config, tmp_path / "iso_job.py")
     report, stderr = run_isolated(
         tmp_path, module, "main", "--max-events", "2000", "--metrics-port", str(free_port())

@@ -58,7 +58,11 @@ def test_metrics_are_served_while_the_job_runs(tmp_path):
     port = free_port()
     process = subprocess.Popen(
         [PYTHON, str(module), "--metrics-port", str(port), "--duration", "2"],
-        cwd=tmp_path, env=job_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path,
+        env=job_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         scraped = {}
@@ -110,7 +114,9 @@ def test_run_stops_its_metrics_server_when_it_returns():
     done = threading.Event()
     thread = _scrape_in_background(port, scrapes, done)
     try:
-        status = run_job(module.build, module.JOB_NAME, RunOptions(duration=0.8, metrics_port=port), quiet=True)
+        status = run_job(
+            module.build, module.JOB_NAME, RunOptions(duration=0.8, metrics_port=port), quiet=True
+        )
     finally:
         done.set()
         thread.join(timeout=5)

@@ -53,12 +53,28 @@ def copy_sources(target: Path) -> Path:
 
 @pytest.mark.slow  # builds and installs a wheel: 5 to 10 s, more on a busy machine
 def test_wheel_ships_templates_and_compiles_byte_identically(tmp_path):
-    assert importlib.util.find_spec("wheel"), "building without isolation needs the test extra: pip install -e '.[test]'"
+    assert importlib.util.find_spec(
+        "wheel"
+    ), "building without isolation needs the test extra: pip install -e '.[test]'"
     env = job_env(tmp_path)
     source = copy_sources(tmp_path / "src")
     wheels = tmp_path / "wheels"
-    run([PYTHON, "-m", "pip", "wheel", "--no-index", "--no-deps", "--no-build-isolation", ".", "-w", str(wheels)],
-        source, env)
+    run(
+        [
+            PYTHON,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-index",
+            "--no-deps",
+            "--no-build-isolation",
+            ".",
+            "-w",
+            str(wheels),
+        ],
+        source,
+        env,
+    )
     [wheel] = wheels.glob("mdp-*.whl")
 
     with zipfile.ZipFile(wheel) as archive:
@@ -66,21 +82,30 @@ def test_wheel_ships_templates_and_compiles_byte_identically(tmp_path):
     templates = {f"mdp_templates/{p.name}" for p in (REPO / "templates").glob("*.j2")}
     assert templates and templates <= names, sorted(templates - names)
     assert "mdp_templates/__init__.py" in names
-    modules = {p.relative_to(source).as_posix() for folder in ("compiler", "runtime_lib")
-               for p in (source / folder).rglob("*.py")}
+    modules = {
+        p.relative_to(source).as_posix()
+        for folder in ("compiler", "runtime_lib")
+        for p in (source / folder).rglob("*.py")
+    }
     assert "compiler/codegen/emit.py" in modules
     assert modules <= names, f"modules missing from the wheel: {sorted(modules - names)}"
 
     site = tmp_path / "site"
-    run([PYTHON, "-m", "pip", "install", "--no-index", "--no-deps", "--target", str(site), str(wheel)],
-        tmp_path, env)
+    run(
+        [PYTHON, "-m", "pip", "install", "--no-index", "--no-deps", "--target", str(site), str(wheel)],
+        tmp_path,
+        env,
+    )
 
     work = make_layout(tmp_path / "work")
     out = tmp_path / "compiled.py"
-    result = run([PYTHON, "-c", COMPILE_WITH_INSTALLED, str(work / BARS_CONFIG), str(out)], work,
-                 job_env(tmp_path, PYTHONPATH=str(site)))
+    result = run(
+        [PYTHON, "-c", COMPILE_WITH_INSTALLED, str(work / BARS_CONFIG), str(out)],
+        work,
+        job_env(tmp_path, PYTHONPATH=str(site)),
+    )
     [line] = [line for line in result.stdout.splitlines() if line.startswith("ORIGIN ")]
-    origins = json.loads(line[len("ORIGIN "):])
+    origins = json.loads(line[len("ORIGIN ") :])
     assert {"compiler", "compiler.codegen.emit", "mdp_templates", "runtime_lib"} <= set(origins)
     for name, file in origins.items():
         assert file and Path(file).is_relative_to(site), f"{name} came from {file}, not the installed wheel"

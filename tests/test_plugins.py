@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.components import REGISTRY, Component, ComponentNotFound, lookup, registry
-from compiler.components import plugins
+from compiler.components import REGISTRY, Component, ComponentNotFound, lookup, plugins, registry
 from compiler.diagnostics import DiagnosticError, render_all
 from compiler.driver import compile_text
 from runtime_lib.job import run as run_job

@@ -11,20 +11,38 @@ from compiler.diagnostics import DiagnosticError
 from tests.compiled_module import load_compiled
 
 VALID = [
-    "price * size", "size >= 100", "bid is None", "symbol in ('A', 'B')", "math.sqrt(abs(price))",
-    "lambda x: x['price'] > 1", "max(price, 1) if size else 0", "f'{symbol}-{ts}'", "round(price, 2)",
-    "lambda x: x.get('bid', 0) > 0", "1 / (size - size)", "{'symbol': symbol, 'ts': ts, 'price': price, 'size': size}",
+    "price * size",
+    "size >= 100",
+    "bid is None",
+    "symbol in ('A', 'B')",
+    "math.sqrt(abs(price))",
+    "lambda x: x['price'] > 1",
+    "max(price, 1) if size else 0",
+    "f'{symbol}-{ts}'",
+    "round(price, 2)",
+    "lambda x: x.get('bid', 0) > 0",
+    "1 / (size - size)",
+    "{'symbol': symbol, 'ts': ts, 'price': price, 'size': size}",
     "lambda x: {**x, 'n': x['price'] * 2}",
 ]
 INVALID = [
-    "prize > 0", "lambda x, y: 1", "__import__('os')", "price.__class__", "[i for i in ()]", "", "price >",
-    "notional / 2", "open(1)",
+    "prize > 0",
+    "lambda x, y: 1",
+    "__import__('os')",
+    "price.__class__",
+    "[i for i in ()]",
+    "",
+    "price >",
+    "notional / 2",
+    "open(1)",
 ]
 FIELDS = ["symbol", "ts", "price", "size", "bid", "notional", "prize", "volume"]
 NEW_FIELDS = ["notional", "x", "bid"]  # maps never overwrite the fields operators compute with
 expressions = st.one_of(*[st.sampled_from(VALID)] * 6, st.sampled_from(INVALID))
 PROVIDERS = {
-    "provider.synthetic": st.fixed_dictionaries({"symbols": st.just(["A", "B"]), "count": st.integers(0, 300)}),
+    "provider.synthetic": st.fixed_dictionaries(
+        {"symbols": st.just(["A", "B"]), "count": st.integers(0, 300)}
+    ),
     "provider.replay": st.just({"path": "missing.csv"}),
 }
 OPERATORS = {
@@ -34,29 +52,55 @@ OPERATORS = {
         st.just({}),
     ),
     "operator.map": st.one_of(
-        st.fixed_dictionaries({"fields": st.dictionaries(st.sampled_from(NEW_FIELDS), expressions, max_size=2)}),
+        st.fixed_dictionaries(
+            {"fields": st.dictionaries(st.sampled_from(NEW_FIELDS), expressions, max_size=2)}
+        ),
         st.fixed_dictionaries({"select": st.lists(st.sampled_from(FIELDS), max_size=4)}),
         st.fixed_dictionaries({"expr": st.sampled_from(VALID[-3:] + INVALID[:2])}),
-        st.fixed_dictionaries({"fn": st.sampled_from(VALID + ["tests.plugin_example:mid_price", "no.such:fn"])}),
+        st.fixed_dictionaries(
+            {"fn": st.sampled_from(VALID + ["tests.plugin_example:mid_price", "no.such:fn"])}
+        ),
     ),
     "operator.resample_ohlc": st.fixed_dictionaries(
         {"window": st.sampled_from(["1s", "1m", "1s", "1s", "1s", "0s", "x", 5])},
-        optional={"allowed_lateness": st.sampled_from(["0s", "2s"]), "key": st.sampled_from(["symbol", "symbol", "prize"])},
+        optional={
+            "allowed_lateness": st.sampled_from(["0s", "2s"]),
+            "key": st.sampled_from(["symbol", "symbol", "prize"]),
+        },
     ),
-    "operator.hash_partition": st.fixed_dictionaries({"num_partitions": st.sampled_from([1, 4, 0])},
-                                                     optional={"key": st.sampled_from(["symbol", "(symbol, size)", "prize"])}),
-    "operator.deduplicate": st.fixed_dictionaries({"ttl": st.sampled_from(["1s", "0s", "1m"])},
-                                                  optional={"key": st.sampled_from(["(symbol, price)", "symbol", "prize"])}),
+    "operator.hash_partition": st.fixed_dictionaries(
+        {"num_partitions": st.sampled_from([1, 4, 0])},
+        optional={"key": st.sampled_from(["symbol", "(symbol, size)", "prize"])},
+    ),
+    "operator.deduplicate": st.fixed_dictionaries(
+        {"ttl": st.sampled_from(["1s", "0s", "1m"])},
+        optional={"key": st.sampled_from(["(symbol, price)", "symbol", "prize"])},
+    ),
     "operator.window": st.fixed_dictionaries(
-        {"window": st.sampled_from(["1s", "1m"]),
-         "aggs": st.dictionaries(st.sampled_from(["n", "total", "hi"]),
-                                 st.sampled_from(["count()", "sum(size)", "max(price)", "mean(prize)", "vwap(price, size)", "nope(size)"]),
-                                 min_size=1, max_size=2)}),
-    "operator.buffer": st.fixed_dictionaries({"max_items": st.sampled_from([1, 7, 0]), "max_wait": st.sampled_from(["0s", "1s"])}),
-    "operator.throttle": st.fixed_dictionaries({"rate": st.sampled_from([5, 1000, -1])},
-                                               optional={"on_excess": st.sampled_from(["drop", "delay"])}),
+        {
+            "window": st.sampled_from(["1s", "1m"]),
+            "aggs": st.dictionaries(
+                st.sampled_from(["n", "total", "hi"]),
+                st.sampled_from(
+                    ["count()", "sum(size)", "max(price)", "mean(prize)", "vwap(price, size)", "nope(size)"]
+                ),
+                min_size=1,
+                max_size=2,
+            ),
+        }
+    ),
+    "operator.buffer": st.fixed_dictionaries(
+        {"max_items": st.sampled_from([1, 7, 0]), "max_wait": st.sampled_from(["0s", "1s"])}
+    ),
+    "operator.throttle": st.fixed_dictionaries(
+        {"rate": st.sampled_from([5, 1000, -1])}, optional={"on_excess": st.sampled_from(["drop", "delay"])}
+    ),
 }
-SINKS = {"sink.null": st.just({}), "sink.jsonl": st.just({"path": "-"}), "sink.store": st.just({"url": "sqlite:///x.db"})}
+SINKS = {
+    "sink.null": st.just({}),
+    "sink.jsonl": st.just({"path": "-"}),
+    "sink.store": st.just({"url": "sqlite:///x.db"}),
+}
 
 
 @st.composite

@@ -13,11 +13,20 @@ from compiler.driver import compile_text
 from runtime_lib.hashing import stable_hash
 from tests.compiled_module import load_compiled
 
-TICKS = [{"symbol": s, "ts": i, "price": 10.0 + i, "size": 100} for i, s in enumerate(["AAPL", "MSFT", "SPY", "IBM"] * 25)]
+TICKS = [
+    {"symbol": s, "ts": i, "price": 10.0 + i, "size": 100}
+    for i, s in enumerate(["AAPL", "MSFT", "SPY", "IBM"] * 25)
+]
 
 # Fixed values: a change here would move every key to another shard of every deployment.
-EXPECTED_HASHES = {"AAPL": 3060094812, "MSFT": 3974476411, "SPY": 968359423, "QQQ": 770937058,
-                   ("AAPL", 101.5): 2095565256, 42: 841265288}
+EXPECTED_HASHES = {
+    "AAPL": 3060094812,
+    "MSFT": 3974476411,
+    "SPY": 968359423,
+    "QQQ": 770937058,
+    ("AAPL", 101.5): 2095565256,
+    42: 841265288,
+}
 
 
 def _router_job(routes: str, default: str = "", extra_edges: str = "", sinks=("tech", "etf", "rest")) -> str:
@@ -44,14 +53,18 @@ def test_stable_hash_is_the_same_in_other_processes():
     code = "from runtime_lib.hashing import stable_hash; print(stable_hash('AAPL'), stable_hash(('AAPL', 101.5)))"
     for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
         assert out.stdout.split() == ["3060094812", "2095565256"]
 
 
 def test_router_sends_each_record_to_its_route_and_default():
     module = load_compiled(_router_job("{AAPL: tech, MSFT: tech, SPY: etf}", ", default: rest"))
     result = module.run_local({"ticks": TICKS})
-    assert [r["symbol"] for r in result["tech"]] == [t["symbol"] for t in TICKS if t["symbol"] in ("AAPL", "MSFT")]
+    assert [r["symbol"] for r in result["tech"]] == [
+        t["symbol"] for t in TICKS if t["symbol"] in ("AAPL", "MSFT")
+    ]
     assert [r["symbol"] for r in result["etf"]] == ["SPY"] * 25
     assert [r["symbol"] for r in result["rest"]] == ["IBM"] * 25
 
@@ -93,5 +106,7 @@ dag:
     - {id: out, type: sink.jsonl, params: {path: "-"}}
   edges: [[ticks, shard], [shard, out]]
 """
-    out = load_compiled(text).run_local({"ticks": [{"symbol": "AAPL", "ts": 1, "price": 101.5, "size": 1}]})["out"]
+    out = load_compiled(text).run_local({"ticks": [{"symbol": "AAPL", "ts": 1, "price": 101.5, "size": 1}]})[
+        "out"
+    ]
     assert out == [{"symbol": "AAPL", "ts": 1, "price": 101.5, "size": 1, "shard": 2095565256 % 4}]

@@ -81,7 +81,11 @@ def test_defaults_apply_when_no_level_sets_a_value(tmp_path, monkeypatch):
 def test_the_config_file_level(config):
     settings = RunSettings.resolve(config=config)
     assert (settings.mode, settings.job_name, settings.metrics_port, settings.log_level) == (
-        "dag", "from-file", 9301, "WARNING")
+        "dag",
+        "from-file",
+        9301,
+        "WARNING",
+    )
     pipeline = pipeline_of(settings)
     assert pipeline.name == "from-file" and params(pipeline, "store")["url"] == "sqlite:///file.db"
 
@@ -105,8 +109,13 @@ def test_flags_win_over_the_environment(config, monkeypatch):
     monkeypatch.setenv("MDP_UNIFIED_JOB_NAME", "from-env")
     monkeypatch.setenv("MDP_UNIFIED_STORE_URL", "sqlite:///env.db")
     monkeypatch.setenv("MDP_UNIFIED_LOG_LEVEL", "DEBUG")
-    settings = RunSettings.resolve(config=config, metrics_port=9500, job_name="from-flag",
-                                   store_url="sqlite:///flag.db", log_level="error")
+    settings = RunSettings.resolve(
+        config=config,
+        metrics_port=9500,
+        job_name="from-flag",
+        store_url="sqlite:///flag.db",
+        log_level="error",
+    )
     assert (settings.metrics_port, settings.log_level, settings.job_name) == (9500, "ERROR", "from-flag")
     pipeline = pipeline_of(settings)
     assert pipeline.name == "from-flag" and params(pipeline, "store")["url"] == "sqlite:///flag.db"
@@ -136,17 +145,23 @@ def test_the_config_path_from_the_environment_and_from_the_flag(config, tmp_path
 
 
 def test_dag_json_overrides_one_field_of_one_node(config, monkeypatch):
-    monkeypatch.setenv("MDP_UNIFIED_DAG_JSON", json.dumps({"nodes": [{"id": "bars", "params": {"window": "5s"}}]}))
+    monkeypatch.setenv(
+        "MDP_UNIFIED_DAG_JSON", json.dumps({"nodes": [{"id": "bars", "params": {"window": "5s"}}]})
+    )
     pipeline = pipeline_of(RunSettings.resolve(config=config))
     assert params(pipeline, "bars")["window"] == 5_000_000_000
-    assert params(pipeline, "ticks")["count"] == 3000 and params(pipeline, "store")["url"] == "sqlite:///file.db"
+    assert (
+        params(pipeline, "ticks")["count"] == 3000 and params(pipeline, "store")["url"] == "sqlite:///file.db"
+    )
     assert sorted(pipeline.graph) == ["bars", "other_store", "store", "ticks"]
 
 
 def test_dag_json_adds_nodes_and_replaces_lists(config, monkeypatch):
     edges = [["ticks", "bars"], ["bars", "null"], ["bars", "other_store"], ["bars", "store"]]
-    overlay = {"nodes": [{"id": "null", "type": "sink.null"}, {"id": "ticks", "params": {"symbols": ["IBM"]}}],
-               "edges": edges}
+    overlay = {
+        "nodes": [{"id": "null", "type": "sink.null"}, {"id": "ticks", "params": {"symbols": ["IBM"]}}],
+        "edges": edges,
+    }
     monkeypatch.setenv("MDP_UNIFIED_DAG_JSON", json.dumps(overlay))
     pipeline = analyse_settings(config)
     assert params(pipeline, "ticks")["symbols"] == ["IBM"] and params(pipeline, "ticks")["seed"] == 4
@@ -188,10 +203,12 @@ def test_mistakes_in_variables_are_located_in_their_text(config, monkeypatch):
     assert problem.startswith("$MDP_UNIFIED_DAG_JSON:2:23: not a duration: '5 sec'")
     monkeypatch.setenv("MDP_UNIFIED_DAG_JSON", '{"nodes": [}')
     assert _diagnostics(lambda: pipeline_of(RunSettings.resolve(config=config))) == [
-        "$MDP_UNIFIED_DAG_JSON:1:12: invalid JSON: Expecting value"]
+        "$MDP_UNIFIED_DAG_JSON:1:12: invalid JSON: Expecting value"
+    ]
     monkeypatch.setenv("MDP_UNIFIED_DAG_JSON", "[1]")
     assert _diagnostics(lambda: pipeline_of(RunSettings.resolve(config=config))) == [
-        "$MDP_UNIFIED_DAG_JSON:1:1: MDP_UNIFIED_DAG_JSON must be a JSON object"]
+        "$MDP_UNIFIED_DAG_JSON:1:1: MDP_UNIFIED_DAG_JSON must be a JSON object"
+    ]
 
 
 def test_bad_and_unknown_variables_are_errors(config, monkeypatch):
@@ -200,19 +217,25 @@ def test_bad_and_unknown_variables_are_errors(config, monkeypatch):
     assert _diagnostics(lambda: RunSettings.resolve(config=config)) == [
         "$MDP_UNIFIED_METRICS_PORT:1:1: metrics_port: input should be a valid integer, "
         "unable to parse string as an integer",
-        "$MDP_UNIFIED_METRIC_PORT:1:1: unknown setting MDP_UNIFIED_METRIC_PORT"]
+        "$MDP_UNIFIED_METRIC_PORT:1:1: unknown setting MDP_UNIFIED_METRIC_PORT",
+    ]
 
 
 def test_a_bad_mode_or_name_is_reported_at_the_flag(config):
     assert _diagnostics(lambda: pipeline_of(RunSettings.resolve(config=config, mode="stream"))) == [
-        "--mode:1:1: mode: input should be 'dag' or 'classic'"]
+        "--mode:1:1: mode: input should be 'dag' or 'classic'"
+    ]
 
 
 def test_a_store_url_for_a_job_without_a_store_is_an_error(config, monkeypatch):
-    monkeypatch.setenv("MDP_UNIFIED_DAG_JSON", '{"nodes": [{"id": "store", "type": "sink.null", "params": null}, '
-                       '{"id": "other_store", "type": "sink.null", "params": null}]}')
-    assert _diagnostics(lambda: pipeline_of(RunSettings.resolve(config=config, store_url="sqlite:///x.db"))) == [
-        "--store-url:1:1: a store URL is set but the pipeline has no sink.store node"]
+    monkeypatch.setenv(
+        "MDP_UNIFIED_DAG_JSON",
+        '{"nodes": [{"id": "store", "type": "sink.null", "params": null}, '
+        '{"id": "other_store", "type": "sink.null", "params": null}]}',
+    )
+    assert _diagnostics(
+        lambda: pipeline_of(RunSettings.resolve(config=config, store_url="sqlite:///x.db"))
+    ) == ["--store-url:1:1: a store URL is set but the pipeline has no sink.store node"]
 
 
 def test_json_configs_compile_like_yaml_and_are_located(tmp_path):
@@ -221,6 +244,7 @@ def test_json_configs_compile_like_yaml_and_are_located(tmp_path):
     text = json.dumps(data, indent="\t")
     from_json = compile_text("job.json", text).source
     from_yaml = compile_text("job.yaml", yaml.safe_dump(data)).source
+
     def code(source: str) -> list[str]:
         return [line for line in source.splitlines() if not line.lstrip().startswith(("#", "CONFIG_SHA256"))]
 
@@ -233,8 +257,11 @@ def test_json_configs_compile_like_yaml_and_are_located(tmp_path):
 
 
 def test_mdp_run_uses_flags_environment_and_file(config, tmp_path):
-    env = {"MDP_CACHE_DIR": str(tmp_path / "cache"), "MDP_UNIFIED_STORE_URL": "sqlite:///env.db",
-           "MDP_UNIFIED_DAG_JSON": '{"nodes": [{"id": "ticks", "params": {"count": 2000}}]}'}
+    env = {
+        "MDP_CACHE_DIR": str(tmp_path / "cache"),
+        "MDP_UNIFIED_STORE_URL": "sqlite:///env.db",
+        "MDP_UNIFIED_DAG_JSON": '{"nodes": [{"id": "ticks", "params": {"count": 2000}}]}',
+    }
     flags = ["--job-name", "cli-job", "--store-url", "sqlite:///flag.db"]
     result = CliRunner().invoke(app, ["run", str(config), *flags], env=env)
     assert result.exit_code == 0, result.output + str(result.exception)
@@ -253,7 +280,8 @@ def test_mdp_run_reports_setting_mistakes_with_their_text(config, tmp_path):
         "$MDP_UNIFIED_METRICS_PORT:1:1: error: metrics_port: input should be a valid integer, "
         "unable to parse string as an integer",
         "    1 | nine",
-        "      | ^~~~"]
+        "      | ^~~~",
+    ]
 
 
 def test_mdp_run_needs_a_config(tmp_path, monkeypatch):

@@ -53,7 +53,9 @@ def live_module(tmp_path_factory):
 def interrupt(command: list[str], cwd, env, sig: signal.Signals) -> tuple[int, str]:
     """Start a job, signal it mid-window once it has stored its first bars; return status, stderr."""
     db = cwd / "out" / "live.db"
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         wait_for(db.exists, 20, "the first stored bars", process)
         time.sleep(0.5)  # about 1.5 s into the run: in the middle of a window

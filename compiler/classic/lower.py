@@ -23,7 +23,11 @@ from .spec import ClassicJobSpec, ClassicOverrides, ClassicSpec
 
 SPEC = ("classic", "spec")
 OVERRIDES = SPEC + ("overrides",)
-SOURCE_TYPES = {"synthetic": "provider.synthetic", "replay": "provider.replay", "ibkr": "provider.ibkr.stream"}
+SOURCE_TYPES = {
+    "synthetic": "provider.synthetic",
+    "replay": "provider.replay",
+    "ibkr": "provider.ibkr.stream",
+}
 SOURCE_ONLY = {"ticks_per_sec": "synthetic", "replay_path": "replay", "replay_speed": "replay"}
 # The older runtime's defaults, kept so that a classic spec behaves as it did there.
 DEFAULT_TICKS_PER_SEC = 100.0
@@ -81,15 +85,29 @@ def _source_problems(spec: dict, doc: Document) -> list[Diagnostic]:
     found, at = [], doc.span(SPEC + ("source",))
     overrides = _mapping(spec, "overrides")
     if source in ("synthetic", "ibkr") and spec.get("symbols") is None:
-        found.append(Diagnostic(at, f"source {source!r} needs symbols",
-                                "add symbols to the spec, such as symbols: [AAPL, MSFT]"))
+        found.append(
+            Diagnostic(
+                at,
+                f"source {source!r} needs symbols",
+                "add symbols to the spec, such as symbols: [AAPL, MSFT]",
+            )
+        )
     if source == "replay" and overrides.get("replay_path") is None:
-        found.append(Diagnostic(at, "source 'replay' needs overrides.replay_path",
-                                "the CSV or CSV.gz file of ticks to replay"))
+        found.append(
+            Diagnostic(
+                at, "source 'replay' needs overrides.replay_path", "the CSV or CSV.gz file of ticks to replay"
+            )
+        )
     if SOURCE_TYPES[source] not in REGISTRY:
         known = ", ".join(sorted(t for t in REGISTRY if t.startswith("provider.")))
-        found.append(Diagnostic(at, f"the {source} provider is not available: node type "
-                                f"{SOURCE_TYPES[source]!r} is not registered", f"known providers: {known}"))
+        found.append(
+            Diagnostic(
+                at,
+                f"the {source} provider is not available: node type "
+                f"{SOURCE_TYPES[source]!r} is not registered",
+                f"known providers: {known}",
+            )
+        )
     return found
 
 
@@ -99,23 +117,39 @@ def _field_problems(spec: dict, run: dict, doc: Document) -> list[Diagnostic]:
     source, overrides = spec.get("source"), _mapping(spec, "overrides")
     for name, only in SOURCE_ONLY.items():
         if overrides.get(name) is not None and source in SOURCE_TYPES and source != only:
-            found.append(Diagnostic(doc.span(OVERRIDES + (name,), prefer_key=True),
-                                    f"{name} applies only to source: {only}",
-                                    f"this spec's source is {source!r}: remove {name}"))
+            found.append(
+                Diagnostic(
+                    doc.span(OVERRIDES + (name,), prefer_key=True),
+                    f"{name} applies only to source: {only}",
+                    f"this spec's source is {source!r}: remove {name}",
+                )
+            )
     if overrides.get("flush_ms") is not None:
-        found.append(Diagnostic(doc.span(OVERRIDES + ("flush_ms",), prefer_key=True),
-                                "flush_ms is not supported: the store writes every batch as soon as it "
-                                "arrives (one transaction per batch), so there is no flush interval to set",
-                                "remove flush_ms; batch_size sets how many ticks the source hands on at once"))
+        found.append(
+            Diagnostic(
+                doc.span(OVERRIDES + ("flush_ms",), prefer_key=True),
+                "flush_ms is not supported: the store writes every batch as soon as it "
+                "arrives (one transaction per batch), so there is no flush interval to set",
+                "remove flush_ms; batch_size sets how many ticks the source hands on at once",
+            )
+        )
     if spec.get("duration_sec") is not None and run.get("duration") is not None:
-        found.append(Diagnostic(doc.span(SPEC + ("duration_sec",), prefer_key=True),
-                                "the run duration is given twice: duration_sec and run.duration",
-                                "keep one of them"))
+        found.append(
+            Diagnostic(
+                doc.span(SPEC + ("duration_sec",), prefer_key=True),
+                "the run duration is given twice: duration_sec and run.duration",
+                "keep one of them",
+            )
+        )
     for name in ("tenant_id", "pipeline_id"):
         if name in _mapping(run, "labels"):
-            found.append(Diagnostic(doc.span(("run", "labels", name), prefer_key=True),
-                                    f"label {name!r} comes from the classic spec's {name}",
-                                    "remove it from run.labels"))
+            found.append(
+                Diagnostic(
+                    doc.span(("run", "labels", name), prefer_key=True),
+                    f"label {name!r} comes from the classic spec's {name}",
+                    "remove it from run.labels",
+                )
+            )
     return found
 
 
@@ -161,8 +195,10 @@ def _source(spec: ClassicSpec, overrides: ClassicOverrides, spans: _Spans) -> di
 def _bars(overrides: ClassicOverrides, spans: _Spans) -> dict:
     window, window_at = _given(overrides, "bar_window_sec", DEFAULT_BAR_WINDOW_SEC)
     lateness, lateness_at = _given(overrides, "bar_allowed_lateness_sec", DEFAULT_LATENESS_SEC)
-    params = {"window": (seconds_text(window), window_at),
-              "allowed_lateness": (seconds_text(lateness), lateness_at)}
+    params = {
+        "window": (seconds_text(window), window_at),
+        "allowed_lateness": (seconds_text(lateness), lateness_at),
+    }
     return _node(spans, 1, SPEC + ("operator",), {"id": BARS_ID, "type": "operator.resample_ohlc"}, params)
 
 
@@ -219,11 +255,15 @@ def lower_classic(doc: Document) -> tuple[Document, list[Diagnostic]]:
     spans.point(("dag", "edges"), SPEC)
     for index, at in enumerate(("operator", "sink")):
         spans.point(("dag", "edges", index), SPEC + (at,))
-    data = {"name": doc.data["name"], "mode": "dag", "dag": {
-        "nodes": nodes, "edges": [[SOURCE_ID, BARS_ID], [BARS_ID, STORE_ID]]}}
+    data = {
+        "name": doc.data["name"],
+        "mode": "dag",
+        "dag": {"nodes": nodes, "edges": [[SOURCE_ID, BARS_ID], [BARS_ID, STORE_ID]]},
+    }
     if "description" in doc.data:
         data["description"] = doc.data["description"]
     data["run"] = _run(doc, spec, spans)
-    lowered = Document(file=doc.file, text=doc.text, data=data, values=spans.values, keys=spans.keys,
-                       texts=doc.texts)
+    lowered = Document(
+        file=doc.file, text=doc.text, data=data, values=spans.values, keys=spans.keys, texts=doc.texts
+    )
     return lowered, problems

@@ -27,9 +27,13 @@ class _Strict(BaseModel):
 class ClassicOverrides(_Strict):
     """Tuning of the lowered nodes; each key is used or rejected, none is ignored."""
 
-    ticks_per_sec: float | None = Field(None, ge=0, description="synthetic: ticks per second, 0 = unpaced (100)")
+    ticks_per_sec: float | None = Field(
+        None, ge=0, description="synthetic: ticks per second, 0 = unpaced (100)"
+    )
     bar_window_sec: float | None = Field(None, gt=0, le=MAX_SECONDS, description="bar width in seconds (1)")
-    bar_allowed_lateness_sec: float | None = Field(None, ge=0, le=MAX_SECONDS, description="allowed lateness in seconds (0)")
+    bar_allowed_lateness_sec: float | None = Field(
+        None, ge=0, le=MAX_SECONDS, description="allowed lateness in seconds (0)"
+    )
     batch_size: int | None = Field(None, gt=0, description="records per batch the source hands on (1024)")
     flush_ms: Any = Field(None, description="not supported: rejected with a hint")
     replay_path: str | None = Field(None, min_length=1, description="replay: the CSV or CSV.gz file")
@@ -44,7 +48,9 @@ class ClassicSpec(_Strict):
     pipeline_id: Identifier = Field(description="metrics label pipeline_id; part of the default store path")
     source: Literal["synthetic", "replay", "ibkr"]
     symbols: list[Annotated[str, Field(min_length=1)]] | None = Field(None, min_length=1)
-    duration_sec: float | None = Field(None, gt=0, le=MAX_SECONDS, description="default run duration (absent: until the end)")
+    duration_sec: float | None = Field(
+        None, gt=0, le=MAX_SECONDS, description="default run duration (absent: until the end)"
+    )
     operator: Literal["bars"] = "bars"
     sink: Literal["store", "database"] = "store"
     overrides: ClassicOverrides | None = None

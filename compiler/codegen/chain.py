@@ -139,7 +139,9 @@ class ChainWriter:
     def _map(self, node: Node) -> None:
         params = node.params
         if params.fields is not None or params.select is not None:
-            computed = {name: self._render(node.expressions[("fields", name)]) for name in params.fields or {}}
+            computed = {
+                name: self._render(node.expressions[("fields", name)]) for name in params.fields or {}
+            }
             self._assign(computed, keep=params.select)
             return
         expr = node.expressions[("expr",)] if params.expr is not None else node.expressions[("fn",)]
@@ -149,7 +151,9 @@ class ChainWriter:
             if key is None:
                 unpacks = True
                 continue
-            sub = Expression(expr.text, value, expr.record_name, expr.fields, expr.uses_math, expr.reads_whole_record)
+            sub = Expression(
+                expr.text, value, expr.record_name, expr.fields, expr.uses_math, expr.reads_whole_record
+            )
             computed[key.value] = self._render(sub)
         keep = None if unpacks else list(computed)
         self._assign(computed, keep=keep)
@@ -183,7 +187,9 @@ class ChainWriter:
         node, reject = self.router
         lists = {target: self.names.take("out", target) for target in targets}
         self.code.outputs += [(lists[target], [push]) for target, push in targets.items()]
-        routes = ", ".join(f"{py_literal(value)}: {lists[target]}.append" for value, target in node.params.routes.items())
+        routes = ", ".join(
+            f"{py_literal(value)}: {lists[target]}.append" for value, target in node.params.routes.items()
+        )
         default = f"{lists[node.params.default]}.append" if node.params.default is not None else "None"
         self.code.setup.append(f"route = {{{routes}}}.get")
         key = self._render(node.expressions[("key",)])

@@ -9,9 +9,9 @@ import black
 import jinja2
 
 from .. import __version__
+from ..components.keys import optional_fields
 from ..ir import Node
 from ..plan import Plan
-from ..components.keys import optional_fields
 from .chain import ChainWriter, MemberCount, drops
 from .env_refs import with_env_refs
 from .literals import call, comment_text, py_literal, raw
@@ -20,8 +20,19 @@ from .run_defaults import run_defaults
 
 _CORE_IMPORT = "from runtime_lib.job import main, run_local_job"
 # Names the module skeleton and the loops use at module level; runtime classes never take them.
-_MODULE_NAMES = ("main", "run_local_job", "build", "run_local", "math", "itemgetter", "stable_hash",
-                 "env_text", "JOB_NAME", "CONFIG_SHA256", "RUN_DEFAULTS")
+_MODULE_NAMES = (
+    "main",
+    "run_local_job",
+    "build",
+    "run_local",
+    "math",
+    "itemgetter",
+    "stable_hash",
+    "env_text",
+    "JOB_NAME",
+    "CONFIG_SHA256",
+    "RUN_DEFAULTS",
+)
 BLACK_MODE = black.Mode(line_length=100)
 
 
@@ -51,7 +62,9 @@ def _summary(node: Node) -> str:
         return f"{params.field} = stable_hash({params.key}) % {params.num_partitions}"
     if node.type == "operator.router":
         routes = ", ".join(f"{value!r} -> {target!r}" for value, target in params.routes.items())
-        return f"route by {params.key}: {routes}" + (f", else -> {params.default!r}" if params.default else "")
+        return f"route by {params.key}: {routes}" + (
+            f", else -> {params.default!r}" if params.default else ""
+        )
     parts = []
     if params.fields:
         parts.append("fields " + ", ".join(f"{k} = {v}" for k, v in params.fields.items()))
@@ -93,14 +106,18 @@ class _ModuleWriter:
 
     def _kwargs(self, node: Node) -> dict:
         schema = node.input_schema
-        with optional_fields(name for name, always in (schema.fields.items() if schema else ()) if not always):
+        with optional_fields(
+            name for name, always in (schema.fields.items() if schema else ()) if not always
+        ):
             kwargs = with_env_refs(node.component.kwargs(node.params), node.id)
         for value in kwargs.values():
             self.imports.update(getattr(value, "imports", ()))
         return kwargs
 
     def _construct(self, node: Node, *lines: str) -> None:
-        self.constructions.append({"location": node.location, "id": node.id, "type": node.type, "lines": lines})
+        self.constructions.append(
+            {"location": node.location, "id": node.id, "type": node.type, "lines": lines}
+        )
 
     def _targets(self, node: Node) -> list[str]:
         """Push functions of the successors fed by the node's main output."""
@@ -122,19 +139,28 @@ class _ModuleWriter:
 
     def sink(self, node: Node) -> None:
         cls = self._runtime_class(node)
-        code = f"{self.entry[node.id]} = " + call("ctx.sink", node.id, node.type, raw(cls), **self._kwargs(node))
+        code = f"{self.entry[node.id]} = " + call(
+            "ctx.sink", node.id, node.type, raw(cls), **self._kwargs(node)
+        )
         self._construct(node, code)
 
     def stateful(self, node: Node) -> None:
         cls = self._runtime_class(node)
         var = self.names.take("node", node.id)
-        self._construct(node, f"{var} = " + call("ctx.operator", node.id, node.type, raw(cls), **self._kwargs(node)))
+        self._construct(
+            node, f"{var} = " + call("ctx.operator", node.id, node.type, raw(cls), **self._kwargs(node))
+        )
         targets = self._targets(node)
         template = self.env.get_template("stateful.py.j2")
         side_outputs = [(port, self.entry[succ.id]) for port, succ in self.pipeline.port_successors(node.id)]
         self.functions.append(
-            template.render(fn_name=self.entry[node.id], node_var=var, targets=targets, side_outputs=side_outputs,
-                            batch_limit=node.component.batch_limit(node.params))
+            template.render(
+                fn_name=self.entry[node.id],
+                node_var=var,
+                targets=targets,
+                side_outputs=side_outputs,
+                batch_limit=node.component.batch_limit(node.params),
+            )
         )
         if targets:
             self.wiring.append(call("ctx.connect", node.id, raw(self._output_of(node))))
@@ -228,8 +254,10 @@ def _plan_lines(plan: Plan) -> list[str]:
     lines = []
     for node in plan.nodes:
         ports = {n.id: port for port, n in plan.pipeline.port_successors(node.id)}
-        succ = ", ".join(f"{s.id!r} ({ports[s.id]})" if s.id in ports and not node.splits else repr(s.id)
-                         for s in plan.pipeline.successors(node.id))
+        succ = ", ".join(
+            f"{s.id!r} ({ports[s.id]})" if s.id in ports and not node.splits else repr(s.id)
+            for s in plan.pipeline.successors(node.id)
+        )
         what = "fused: " + " -> ".join(repr(m.id) for m in node.members) if node.members else node.type
         lines.append(f"{node.id!r} ({what})" + (f" -> {succ}" if succ else ""))
     return lines
@@ -237,6 +265,7 @@ def _plan_lines(plan: Plan) -> list[str]:
 
 def _sorted_imports(imports: set[str]) -> list[str]:
     """Standard-library imports first, then runtime_lib, then plugins, each group sorted."""
+
     def group(line: str) -> int:
         module = line.split()[1]
         if module.startswith("runtime_lib"):

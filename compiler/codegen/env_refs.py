@@ -48,7 +48,9 @@ def check_references(pipeline: Pipeline) -> list[Diagnostic]:
             try:
                 split_references(text)
             except ReferenceSyntaxError as exc:
-                found.append(Diagnostic(doc.expression_span(base + path, exc.start, exc.end), exc.message, _HINT))
+                found.append(
+                    Diagnostic(doc.expression_span(base + path, exc.start, exc.end), exc.message, _HINT)
+                )
     return found
 
 

@@ -25,7 +25,9 @@ def _duration(value: Any) -> int:
     return parse_duration_ns(value)
 
 
-Duration = Annotated[int, BeforeValidator(_duration), WithJsonSchema({"type": "string", "format": "duration"})]
+Duration = Annotated[
+    int, BeforeValidator(_duration), WithJsonSchema({"type": "string", "format": "duration"})
+]
 """A duration written with a unit (``1m``), held as integer nanoseconds; at most 3650d
 (:data:`runtime_lib.timeutil.MAX_DURATION_NS`), since a longer window, ttl or wait is a mistake
 that would compile and then emit nothing."""
@@ -93,9 +95,9 @@ class Component:
     )
     splits: bool = False
     batch_limit: Callable[[Any], int | None] = lambda params: None
-    bind: Callable[[Any, Schema | None, list[tuple[str, str, Any]]], tuple[Any, list[tuple[tuple, str, str | None]]]] = (
-        lambda params, upstream, feeders: (params, [])
-    )
+    bind: Callable[
+        [Any, Schema | None, list[tuple[str, str, Any]]], tuple[Any, list[tuple[tuple, str, str | None]]]
+    ] = lambda params, upstream, feeders: (params, [])
     files: Callable[[Any], list[tuple[tuple, str, str]]] = lambda params: []
 
     @property

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from ..expressions import parse_expression
-from .base import Component, Duration, PositiveDuration, Params
+from .base import Component, Duration, Params, PositiveDuration
 from .keys import key_code
 
 DEDUPE_DEFAULT_KEY = "(symbol, ts, price, size)"
@@ -42,7 +42,7 @@ class DeduplicateParams(Params):
     ttl: PositiveDuration = Field(description="how long in event time an emitted key suppresses repeats")
 
     @model_validator(mode="after")
-    def _one_key(self) -> "DeduplicateParams":
+    def _one_key(self) -> DeduplicateParams:
         if self.key is not None and self.key_fn is not None:
             raise ValueError("operator.deduplicate takes key or key_fn, not both")
         return self
@@ -81,7 +81,7 @@ class ThrottleParams(Params):
     )
 
     @model_validator(mode="after")
-    def _pending_needs_delay(self) -> "ThrottleParams":
+    def _pending_needs_delay(self) -> ThrottleParams:
         if "max_pending" in self.model_fields_set and self.on_excess != "delay":
             raise ValueError("max_pending applies only with on_excess: delay")
         return self

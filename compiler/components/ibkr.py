@@ -67,7 +67,7 @@ class Reconnect(Params):
     )
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Reconnect":
+    def _ordered(self) -> Reconnect:
         if self.max_delay < self.initial_delay:
             raise ValueError(
                 f"reconnect max_delay ({self.max_delay:g} s) is shorter than initial_delay ({self.initial_delay:g} s)"
@@ -108,7 +108,9 @@ class IbkrParams(Params):
         description="seconds to wait for the API handshake and for contract details",
     )
     reconnect: Reconnect = Field(Reconnect(), description="initial_delay, max_delay (seconds), max_attempts")
-    batch_size: BatchSize = Field(1024, strict=True, description="most records per batch handed downstream (1 to 100,000)")
+    batch_size: BatchSize = Field(
+        1024, strict=True, description="most records per batch handed downstream (1 to 100,000)"
+    )
 
     @field_validator("symbols", mode="before")
     @classmethod

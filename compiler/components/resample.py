@@ -11,7 +11,7 @@ from runtime_lib.timeutil import format_duration
 
 from ..expressions import parse_expression
 from ..schema import BAR, BAR_FIELDS, Schema
-from .base import Component, Duration, PositiveDuration, Params
+from .base import Component, Duration, Params, PositiveDuration
 from .keys import key_code
 
 GETTERS = ("get_symbol", "get_price", "get_time")

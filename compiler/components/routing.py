@@ -21,7 +21,9 @@ class RouterParams(Params):
 
     key: str = Field(description="expression whose value selects the route")
     routes: dict[str | int, str] = Field(min_length=1, description="{value: node id}")
-    default: str | None = Field(None, description="node id for values no route names (default: count as unrouted)")
+    default: str | None = Field(
+        None, description="node id for values no route names (default: count as unrouted)"
+    )
 
 
 def _partition_output(params: HashPartitionParams, upstream: Schema | None) -> Schema | None:

@@ -6,8 +6,8 @@ import os
 
 from pydantic import Field, field_validator
 
-from ..schema import BAR_FIELDS
 from ..expressions import parse_expression
+from ..schema import BAR_FIELDS
 from .base import Component, Params
 from .keys import key_code
 
@@ -59,10 +59,19 @@ def _bind_store(params: StoreParams, upstream, feeders: list) -> tuple[StorePara
     so two such bars of one symbol and window would overwrite each other."""
     problems = []
     for feeder_id, type_name, feeder in feeders:
-        if type_name == "operator.resample_ohlc" and feeder.key_param() == "key" and not _is_symbol(feeder.key):
-            problems.append(((), f"bars from {feeder_id!r} are grouped by {feeder.key!r}, but the store keeps one "
-                             "row per (symbol, interval, ts): bars of one symbol would overwrite each other",
-                             "group the bars by symbol, or write them to sink.jsonl"))
+        if (
+            type_name == "operator.resample_ohlc"
+            and feeder.key_param() == "key"
+            and not _is_symbol(feeder.key)
+        ):
+            problems.append(
+                (
+                    (),
+                    f"bars from {feeder_id!r} are grouped by {feeder.key!r}, but the store keeps one "
+                    "row per (symbol, interval, ts): bars of one symbol would overwrite each other",
+                    "group the bars by symbol, or write them to sink.jsonl",
+                )
+            )
     return params, problems
 
 

@@ -30,7 +30,7 @@ class MapParams(Params):
     )
 
     @model_validator(mode="after")
-    def _one_form(self) -> "MapParams":
+    def _one_form(self) -> MapParams:
         forms = [name for name in ("expr", "fn") if getattr(self, name) is not None]
         if self.fields is not None or self.select is not None:
             forms.insert(0, "fields/select")
@@ -50,7 +50,7 @@ class FilterParams(Params):
     predicate: str | None = Field(None, description="seed style: 'lambda x: x[\"size\"] >= 100'")
 
     @model_validator(mode="after")
-    def _one_form(self) -> "FilterParams":
+    def _one_form(self) -> FilterParams:
         if (self.where is None) == (self.predicate is None):
             raise ValueError("operator.filter takes exactly one of where or predicate")
         return self
@@ -71,7 +71,9 @@ def _map_expressions(params: MapParams) -> dict[tuple, str]:
 
 def _map_requires(params: MapParams) -> list[tuple[tuple, str]]:
     added = set(params.fields or {})
-    return [(("params", "select", i), name) for i, name in enumerate(params.select or []) if name not in added]
+    return [
+        (("params", "select", i), name) for i, name in enumerate(params.select or []) if name not in added
+    ]
 
 
 def record_keys(text: str) -> tuple[list[str], bool] | None:
@@ -99,14 +101,26 @@ def _map_check(params: MapParams) -> list[tuple[tuple, str, str | None]]:
         except ExpressionError:
             continue  # reported with its column by the expression check
         if built is None:
-            problems.append(((name,), f"{name} must build a record as a {{...}} mapping with quoted keys",
-                             "for example {'symbol': symbol, 'mid': (bid + ask) / 2}"))
+            problems.append(
+                (
+                    (name,),
+                    f"{name} must build a record as a {{...}} mapping with quoted keys",
+                    "for example {'symbol': symbol, 'mid': (bid + ask) / 2}",
+                )
+            )
         elif _unpack_not_first(text):
-            problems.append(((name,), "**x must come first in the record it builds",
-                             "write {**x, 'field': ...}: the fields after it replace the record's"))
+            problems.append(
+                (
+                    (name,),
+                    "**x must come first in the record it builds",
+                    "write {**x, 'field': ...}: the fields after it replace the record's",
+                )
+            )
     if params.is_plugin():
         if not PLUGIN_PATH.match(params.fn.strip()):
-            problems.append((("fn",), f"not a plugin path: {params.fn!r}", "write a lambda, or package.module:function"))
+            problems.append(
+                (("fn",), f"not a plugin path: {params.fn!r}", "write a lambda, or package.module:function")
+            )
         else:
             missing = _missing_plugin(params.fn.strip())
             if missing:

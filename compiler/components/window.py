@@ -13,7 +13,7 @@ from runtime_lib.operators.event_windows import DEFAULT_MAX_JUMP_NS
 from ..expressions import ExpressionError, parse_expression
 from ..schema import Schema
 from ..suggest import did_you_mean
-from .base import Code, Component, Duration, PositiveDuration, Params
+from .base import Code, Component, Duration, Params, PositiveDuration
 from .keys import key_code
 from .resample import MAX_JUMP_DESCRIPTION, MaxJump
 

@@ -128,7 +128,11 @@ def _syntax_diagnostic(file: str, text: str, exc: yaml.MarkedYAMLError) -> Diagn
         else:
             hint = f"{exc.context} that starts at line {context.line + 1}, column {context.column + 1}"
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    message = f"invalid YAML: {exc.problem or exc.context}" if mark is not context else f"invalid YAML: {exc.context}"
+    message = (
+        f"invalid YAML: {exc.problem or exc.context}"
+        if mark is not context
+        else f"invalid YAML: {exc.context}"
+    )
     return Diagnostic(Span(file, line, column, line, column + 1), message, hint)
 
 
@@ -136,9 +140,11 @@ def _reader_diagnostic(file: str, text: str, exc: yaml.reader.ReaderError) -> Di
     """Locate a character that YAML does not allow in a file (a control character, say)."""
     pos = exc.position
     line, column = text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos)
-    return Diagnostic(Span(file, line, column, line, column + 1),
-                      f"invalid YAML: unacceptable character #x{exc.character:04x}: {exc.reason}",
-                      "remove it, or write it as an escape inside double quotes")
+    return Diagnostic(
+        Span(file, line, column, line, column + 1),
+        f"invalid YAML: unacceptable character #x{exc.character:04x}: {exc.reason}",
+        "remove it, or write it as an escape inside double quotes",
+    )
 
 
 def load_yaml(file: str, text: str) -> Document:

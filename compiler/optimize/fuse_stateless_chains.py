@@ -50,8 +50,15 @@ def fuse_stateless_chains(pipeline: Pipeline) -> Pipeline:
         if len(chain) == 1:
             continue
         members = tuple(m for part in chain for m in part.chain())
-        fused = Node(node.id, "fused", node.span, node.order, schema=chain[-1].schema,
-                     input_schema=node.input_schema, members=members)
+        fused = Node(
+            node.id,
+            "fused",
+            node.span,
+            node.order,
+            schema=chain[-1].schema,
+            input_schema=node.input_schema,
+            members=members,
+        )
         tail_edges = [(fused.id, s, graph.edges[chain[-1].id, s]) for s in graph.successors(chain[-1].id)]
         graph.remove_nodes_from(m.id for m in chain[1:])
         graph.remove_edges_from(list(graph.out_edges(node.id)))

@@ -20,8 +20,12 @@ def prune_dead_nodes(pipeline: Pipeline) -> Pipeline:
     if not dead:
         return pipeline
     warnings = tuple(
-        Diagnostic(node.span, f"node {node.id!r} reaches no sink; it is left out of the generated code",
-                   "connect it to a sink, or delete it", severity="warning")
+        Diagnostic(
+            node.span,
+            f"node {node.id!r} reaches no sink; it is left out of the generated code",
+            "connect it to a sink, or delete it",
+            severity="warning",
+        )
         for node in dead
     )
     return pipeline.evolve(graph=graph.subgraph(alive).copy(), warnings=pipeline.warnings + warnings)

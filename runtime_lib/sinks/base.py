@@ -35,7 +35,9 @@ def describe_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def sink_failure(node_id: str, target: str, error: BaseException, rows_written: int | None = None) -> JobError:
+def sink_failure(
+    node_id: str, target: str, error: BaseException, rows_written: int | None = None
+) -> JobError:
     """The error that stops a job when sink ``node_id`` fails: it names the sink, where it writes
     (``target``, without secrets) and the error, and how many rows it had written (they stay).
 

@@ -346,5 +346,5 @@ class IbkrSource(Source):
         if self._throttling:
             try:
                 await asyncio.wait_for(self._ib.client.throttleEnd, timeout=5.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.warning("%s: some cancel requests were still queued when disconnecting", self.node_id)

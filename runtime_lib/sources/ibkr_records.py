@@ -11,9 +11,9 @@ are never emitted: a field is left out of the record, or the record is not emitt
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NS = 1_000_000_000
 
 # IB tick types (https://interactivebrokers.github.io/tws-api/tick_types.html), live and delayed.
@@ -24,7 +24,7 @@ BID_SIZE, ASK_SIZE, LAST_SIZE = frozenset({0, 69}), frozenset({3, 70}), frozense
 def datetime_to_ns(moment: datetime) -> int:
     """Convert a timezone-aware datetime to integer nanoseconds since the epoch (UTC).
 
-    >>> datetime_to_ns(datetime(1970, 1, 1, 0, 0, 1, 5, tzinfo=timezone.utc))
+    >>> datetime_to_ns(datetime(1970, 1, 1, 0, 0, 1, 5, tzinfo=UTC))
     1000005000
     """
     delta = moment - _EPOCH
@@ -50,7 +50,7 @@ class QuoteBook:
 
     >>> from collections import namedtuple
     >>> T = namedtuple("T", "time tickType price size")
-    >>> t0 = datetime(2024, 1, 2, 15, 0, tzinfo=timezone.utc)
+    >>> t0 = datetime(2024, 1, 2, 15, 0, tzinfo=UTC)
     >>> out = []
     >>> book = QuoteBook()
     >>> book.apply("AAPL", [T(t0, 1, 99.5, 300), T(t0, 2, 100.5, 200)], "quotes", out)

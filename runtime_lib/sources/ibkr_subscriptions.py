@@ -111,7 +111,7 @@ class Subscriptions:
             await asyncio.wait_for(
                 self._ib.qualifyContractsAsync(*(sub.contract for sub in chunk)), self.timeout
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ConnectionError(
                 f"no contract details from {self.address} within {self.timeout:g} s"
             ) from None

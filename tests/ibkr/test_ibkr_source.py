@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections import namedtuple
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from fake_tws import FakeTws
@@ -498,7 +498,8 @@ def test_a_missing_client_library_says_how_to_install_it(monkeypatch):
     for name in ("ib_insync", "ib_async"):
         monkeypatch.setitem(sys.modules, name, None)  # makes the import fail
     with pytest.raises(
-        JobError, match=r"needs the IB client library ib_insync \(or ib_async\).*pip install ib_insync .*'\.\[ibkr\]'"
+        JobError,
+        match=r"needs the IB client library ib_insync \(or ib_async\).*pip install ib_insync .*'\.\[ibkr\]'",
     ):
         load_client_library()
 
@@ -523,7 +524,7 @@ def test_bad_params_are_job_errors():
 
 def test_ib_async_empty_markers_leave_the_book():
     tick = namedtuple("T", "time tickType price size")
-    moment = datetime(2024, 1, 2, 15, 0, tzinfo=timezone.utc)
+    moment = datetime(2024, 1, 2, 15, 0, tzinfo=UTC)
     out, book = [], QuoteBook()
     book.apply("X", [tick(moment, 1, 10.0, 5), tick(moment, 2, 11.0, 5)], "quotes", out)
     book.apply(

@@ -183,9 +183,7 @@ def test_ties_in_event_time_use_arrival_order():
         4.0,
     )  # first-arriving at min ts, last-arriving at max ts
     older = make(allowed_lateness_ns=60)  # the same rule for a window that is no longer the newest
-    older.process(
-        [tick(20, 5.0), tick(30, 6.0), tick(70, 8.0), tick(30, 4.0), tick(12, 1.0), tick(12, 2.0)]
-    )
+    older.process([tick(20, 5.0), tick(30, 6.0), tick(70, 8.0), tick(30, 4.0), tick(12, 1.0), tick(12, 2.0)])
     assert ohlc(older.flush()[0]) == (0, 1.0, 6.0, 1.0, 4.0, 5, 5)
     in_order = make()
     in_order.process([tick(7, 1.0), tick(7, 2.0), tick(9, 3.0), tick(9, 6.0)])
@@ -235,9 +233,7 @@ def test_gaps_emit_nothing_by_default_and_flat_bars_with_fill():
 
 def test_idle_timeout_closes_an_illiquid_key_and_later_ticks_for_it_are_late():
     op = make(allowed_lateness_ns=10, idle_timeout_ns=100)
-    op.process(
-        [tick(5, 1.0, symbol="ILLQ"), tick(5, 2.0, symbol="LIQ"), tick(65, 2.5, symbol="LIQ")]
-    )
+    op.process([tick(5, 1.0, symbol="ILLQ"), tick(5, 2.0, symbol="LIQ"), tick(65, 2.5, symbol="LIQ")])
     assert op.on_timer(169) == []  # end 60 + lateness 10 + idle 100 = 170
     assert [(b["symbol"], b["ts"]) for b in op.on_timer(170)] == [("ILLQ", 0), ("LIQ", 0)]
     assert op.process([tick(50, 9.0, symbol="ILLQ")]) == []
@@ -263,9 +259,7 @@ def test_flush_emits_every_open_window_in_key_then_start_order():
 
 def test_offset_alignment_and_expression_keys():
     op = make(offset_ns=15, key=lambda r: r["symbol"].lower())
-    bars = op.process(
-        [tick(14, 1.0, symbol="A"), tick(15, 2.0, symbol="a"), tick(74, 3.0, symbol="A")]
-    )
+    bars = op.process([tick(14, 1.0, symbol="A"), tick(15, 2.0, symbol="a"), tick(74, 3.0, symbol="A")])
     assert [(b["symbol"], b["ts"]) for b in bars] == [("A", -45)]
     [bar] = op.process([tick(75, 4.0, symbol="a")])
     assert (bar["symbol"], bar["ts"], bar["open"], bar["close"]) == (
