@@ -9,30 +9,42 @@ from pathlib import Path
 import pytest
 
 from compiler.driver import compile_text
+from compiler.explain import explain
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "config.yaml").exists())
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_generated_module_matches_golden(case, request):
-    folder = GOLDEN / case
-    config = f"tests/golden/{case}/config.yaml"
-    source = compile_text(config, (folder / "config.yaml").read_text(encoding="utf-8")).source
-    expected_path = folder / "expected.py"
+def _compare(expected_path: Path, actual: str, request) -> None:
+    """Fail with a diff unless ``actual`` equals the golden file (rewrite it with --update-golden)."""
     if request.config.getoption("--update-golden"):
-        expected_path.write_text(source, encoding="utf-8")
+        expected_path.write_text(actual, encoding="utf-8")
     expected = expected_path.read_text(encoding="utf-8") if expected_path.exists() else ""
-    if source != expected:
+    if actual != expected:
         diff = "".join(
             difflib.unified_diff(
-                expected.splitlines(True), source.splitlines(True), str(expected_path), "compiled now"
+                expected.splitlines(True), actual.splitlines(True), str(expected_path), "compiled now"
             )
         )
         pytest.fail(
             f"{expected_path} is out of date:\n{diff}\n"
             "If the change is intended, regenerate with: pytest tests/test_golden.py --update-golden"
         )
+
+
+def _compiled(case: str):
+    config = f"tests/golden/{case}/config.yaml"
+    return compile_text(config, (GOLDEN / case / "config.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_generated_module_matches_golden(case, request):
+    _compare(GOLDEN / case / "expected.py", _compiled(case).source, request)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_explain_output_matches_golden(case, request):
+    _compare(GOLDEN / case / "expected_explain.txt", explain(_compiled(case).plan) + "\n", request)
 
 
 @pytest.mark.parametrize("case", CASES)
