@@ -24,17 +24,19 @@ def check_speed(speed: float) -> float:
     return speed
 
 
-async def chunks(ticks: Iterator[dict], batch_size: int) -> AsyncIterator[list[dict]]:
-    """Yield ``ticks`` in lists of up to ``batch_size``, letting other tasks run in between."""
-    batch: list[dict] = []
-    for tick in ticks:
-        batch.append(tick)
-        if len(batch) >= batch_size:
-            yield batch
-            batch = []
+async def rebatched(lists: Iterator[list[dict]], batch_size: int) -> AsyncIterator[list[dict]]:
+    """Yield the records of ``lists`` in lists of ``batch_size`` (the last one may be shorter),
+    letting other tasks run in between."""
+    rest: list[dict] = []
+    for records in lists:
+        records = rest + records if rest else records
+        whole = len(records) - len(records) % batch_size
+        for start in range(0, whole, batch_size):
+            yield records[start : start + batch_size]
             await asyncio.sleep(0)
-    if batch:
-        yield batch
+        rest = records[whole:]
+    if rest:
+        yield rest
 
 
 async def unpaced_batches(batches: AsyncIterator[list[dict]]) -> AsyncIterator[list[dict]]:

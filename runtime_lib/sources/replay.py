@@ -1,26 +1,38 @@
 """Replay ticks from a CSV file (optionally gzip-compressed), as fast as possible or paced.
 
-The file is opened, read and parsed on a thread of the source's own, a batch at a time, so a
+The file is opened, read and parsed on a thread of the source's own, a block at a time, so a
 slow disk or a FIFO with no writer never blocks the event loop (a stop request still gets
-through). What a row must hold, and the reasons a row is set aside, are in
-:mod:`.tick_rows`; :mod:`.lines` bounds the length of a line.
+through), and the next block is read while the pipeline works on the last one. What a row
+must hold, and the reasons a row is set aside, are in :mod:`.tick_rows`; :mod:`.lines` bounds
+the length of a line. With pyarrow installed, blocks that are plainly ticks are read by
+:mod:`.arrow_block` and every other block row by row (:mod:`.tick_blocks`): the ticks, the rows
+set aside and the errors are the same either way. The dicts of a batch read by pyarrow are
+made on the event loop as the batch is handed on, where the pipeline then reads them.
 """
 
 from __future__ import annotations
 
-import csv
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Iterable, Iterator
 
 from ..call_thread import CallThread
 from ..errors import JobError
 from ..stats import LOGGED_PER_REASON
 from ..timeutil import DEFAULT_TS_RANGE_NS, MAX_TIMESTAMP_NS
 from .base import DEFAULT_BATCH_SIZE, Source, check_batch_size
-from .lines import DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES, Lines, NotText, OpenQuote
+from .lines import DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES, Lines
 from .pacing import check_speed, tick_batches
-from .tick_rows import Rejected, layout, row_parser
+from .row_reader import RowReader, SetAside, read_header
+from .tick_blocks import TickChunk, tick_chunks
 
-SetAside = Callable[[str, str], None]
+try:
+    from .arrow_block import ArrowBlocks
+except ImportError:  # pyarrow is optional: without it every block is read row by row
+    ArrowBlocks = None
+
+FAST_READER = ArrowBlocks is not None
+"""Whether blocks that are plainly ticks are read through pyarrow (installed, version 15 or later)."""
 
 
 def read_ticks(
@@ -30,6 +42,7 @@ def read_ticks(
     ts_range: tuple[int, int] = DEFAULT_TS_RANGE_NS,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     set_aside: SetAside | None = None,
+    fast: bool | None = None,
 ) -> Iterator[dict]:
     """Yield the ticks of a CSV (or ``.gz`` CSV) file in file order.
 
@@ -39,64 +52,45 @@ def read_ticks(
     as ``path:line: message`` (the header is line 1): no such file, no header or a required
     column missing, a line longer than ``max_line_bytes``, unreadable (corrupt gzip) data,
     and integer timestamps in seconds, milliseconds or microseconds before the first tick.
+    ``fast`` False reads every row the standard-library way, True through pyarrow where it can
+    (the result is the same); None (the default) is :data:`FAST_READER`.
     """
+    return itertools.chain.from_iterable(
+        read_tick_chunks(
+            path, symbols, ts_range=ts_range, max_line_bytes=max_line_bytes, set_aside=set_aside, fast=fast
+        )
+    )
+
+
+def read_tick_chunks(
+    path: str,
+    symbols: Iterable[str] | None = None,
+    *,
+    ts_range: tuple[int, int] = DEFAULT_TS_RANGE_NS,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    set_aside: SetAside | None = None,
+    fast: bool | None = None,
+) -> Iterator[TickChunk]:
+    """The ticks of :func:`read_ticks` in chunks, one per block of the file (or part of one)
+    that holds any: lists, or columns that give the list of ticks of a slice (``chunk[:]``)."""
     if isinstance(symbols, str):
         symbols = (symbols,)
     wanted = None if symbols is None else frozenset(symbols)
-    path = str(path)
-    lines = Lines(path, max_line_bytes)
+    fast = FAST_READER if fast is None else fast
+    if fast and ArrowBlocks is None:
+        raise JobError("the fast replay needs pyarrow 15 or later (pip install pyarrow)")
+    lines = Lines(str(path), max_line_bytes)
     try:
-        yield from _ticks(lines, wanted, ts_range, set_aside or _refuse)
+        where = read_header(lines)
+        rows = RowReader(where, ts_range, wanted, set_aside or _refuse)
+        blocks = ArrowBlocks(where, ts_range, wanted, max_line_bytes) if fast else None
+        yield from tick_chunks(lines, rows, blocks)
     finally:
         lines.close()
 
 
 def _refuse(reason: str, detail: str) -> None:
     raise JobError(detail)
-
-
-def _ticks(lines: Lines, wanted: frozenset[str] | None, ts_range: tuple[int, int], set_aside: SetAside):
-    path = lines.path
-    reader = csv.reader(lines)
-    try:
-        where = layout(path, next(reader, None))
-    except (NotText, OpenQuote, csv.Error):
-        raise JobError(f"{path}:1: the header is not a line of UTF-8 CSV") from None
-    width, i_symbol, i_ts, parse = where.width, where.symbol, where.ts, row_parser(where, ts_range)
-    seen_tick = False
-    while True:
-        lines.expect_record()
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except NotText:
-            set_aside("not UTF-8", f"{path}:{lines.number}: the line is not UTF-8 text")
-            continue
-        except OpenQuote:
-            set_aside("open quote", f"{path}:{lines.number}: a quoted field is not closed on its line")
-            continue
-        except csv.Error as exc:
-            set_aside("unreadable row", f"{path}:{lines.number}: {exc}")
-            continue
-        if not row or (wanted is not None and len(row) == width and row[i_symbol] not in wanted):
-            continue
-        try:
-            record = parse(row, lines.number)
-        except Rejected as rejected:
-            if rejected.unit and not seen_tick:
-                raise JobError(_unit_message(path, lines.number, rejected, row[i_ts])) from None
-            set_aside(rejected.reason, rejected.detail)
-            continue
-        seen_tick = True
-        yield record
-
-
-def _unit_message(path: str, line: int, rejected: Rejected, text: str) -> str:
-    return (
-        f"{path}:{line}: ts {text.strip()} looks like {rejected.unit} since the epoch; "
-        f"ts must be integer nanoseconds (or ISO-8601 with an offset)"
-    )
 
 
 class ReplaySource(Source):
@@ -132,7 +126,8 @@ class ReplaySource(Source):
         self.ts_range = (low, high)
         self.max_line_bytes = max_line_bytes
         self._thread: CallThread | None = None
-        self._ticks: Iterator[dict] | None = None
+        self._chunks: Iterator[TickChunk] | None = None
+        self._rest: list[dict] = []  # ticks read but not yet handed on in a batch
         self._held: list[tuple[str, str]] = []
         self._extra: dict[str, int] = {}
 
@@ -146,35 +141,64 @@ class ReplaySource(Source):
             await self.close()
 
     async def _parsed(self) -> AsyncIterator[list[dict]]:
-        """Batches parsed on the thread, with their set-aside rows counted here, on the loop."""
-        while True:
-            ticks, held, extra, ended = await self._thread.call(self._next_batch)
-            for reason, detail in held:
-                self.stats.set_aside_one(reason, detail)
-            for reason, count in extra.items():  # past the logged ones: counted only
-                self.stats.set_aside[reason] = self.stats.set_aside.get(reason, 0) + count
-            yield ticks
-            if ended:
-                return
+        """Batches parsed on the thread, with their set-aside rows counted here, on the loop.
 
-    def _next_batch(self) -> tuple[list[dict], list[tuple[str, str]], dict[str, int], bool]:
-        """On the thread: up to ``batch_size`` ticks, and the rows set aside meanwhile."""
-        if self._ticks is None:
-            self._ticks = read_ticks(
+        The thread reads the next block while the batches of the last one go down the pipeline.
+        """
+        ahead = asyncio.ensure_future(self._thread.call(self._next_batches))
+        try:
+            while True:
+                batches, held, extra, ended = await ahead
+                ahead = None if ended else asyncio.ensure_future(self._thread.call(self._next_batches))
+                for reason, detail in held:
+                    self.stats.set_aside_one(reason, detail)
+                for reason, count in extra.items():  # past the logged ones: counted only
+                    self.stats.set_aside[reason] = self.stats.set_aside.get(reason, 0) + count
+                for chunk, start, stop in batches:
+                    yield chunk[start:stop]
+                if ended:
+                    return
+        finally:
+            if ahead is not None:
+                _abandon(ahead)
+
+    def _next_batches(
+        self,
+    ) -> tuple[list[tuple[TickChunk, int, int]], list[tuple[str, str]], dict[str, int], bool]:
+        """On the thread: the next full batches of ticks (and, at the end, the last partial
+        one) as ``(chunk, start, stop)``, the rows set aside meanwhile, and whether the file has
+        ended. The loop makes each batch, ``chunk[start:stop]``, as it hands it on."""
+        if self._chunks is None:
+            self._chunks = read_tick_chunks(
                 self.path,
                 self.symbols,
                 ts_range=self.ts_range,
                 max_line_bytes=self.max_line_bytes,
                 set_aside=self._hold,
             )
-        ticks = []
-        for record in self._ticks:
-            ticks.append(record)
-            if len(ticks) >= self.batch_size:
-                break
+        size, rest, batches, ended = self.batch_size, self._rest, [], False
+        while not batches and not ended:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                ended = True
+                if rest:
+                    batches.append((rest, 0, len(rest)))
+                rest = []
+                continue
+            taken = 0
+            if rest:  # the last batch begun fills up first
+                taken = size - len(rest)
+                rest = rest + chunk[:taken]
+                if len(rest) < size:
+                    continue
+                batches.append((rest, 0, size))
+            whole = taken + (len(chunk) - taken) // size * size
+            batches += [(chunk, start, start + size) for start in range(taken, whole, size)]
+            rest = chunk[whole:]
+        self._rest = rest
         held, self._held = self._held, []
         extra, self._extra = self._extra, {}
-        return ticks, held, extra, len(ticks) < self.batch_size
+        return batches, held, extra, ended
 
     def _hold(self, reason: str, detail: str) -> None:
         """On the thread: keep a set-aside row for the loop (its detail only while it may be logged)."""
@@ -192,6 +216,12 @@ class ReplaySource(Source):
 
     def _close_file(self) -> None:
         """On the thread: close the file, if it was opened."""
-        ticks, self._ticks = self._ticks, None
-        if ticks is not None:
-            ticks.close()
+        chunks, self._chunks = self._chunks, None
+        if chunks is not None:
+            chunks.close()
+
+
+def _abandon(task: asyncio.Future) -> None:
+    """Cancel a read ahead that is no longer wanted (its outcome, even an error, is dropped)."""
+    if not task.cancel() and not task.cancelled():
+        task.exception()
