@@ -1,28 +1,28 @@
-"""The ``mdp`` command line."""
+"""The ``mdp`` command line.
+
+Each command imports the compiler stages it uses when it runs: ``mdp --help`` loads little
+beyond typer, and ``mdp validate`` and ``mdp explain`` never load the code generator (black,
+jinja2) or the runtime.
+"""
 
 from __future__ import annotations
 
 import difflib
-import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from runtime_lib.job import options_with_defaults
-from runtime_lib.job import run as run_job
 from runtime_lib.limits import positive_count, positive_seconds
 from runtime_lib.stopping import DEFAULT_GRACE_S, GRACE_ENV
 
-from .cache import cached_module_path, import_module_file
 from .components_cli import components_command
-from .diagnostics import Diagnostic, DiagnosticError, render_all
-from .driver import Compiled, compile_document, compile_file
-from .explain import explain as explain_plan
 from .graph_cli import graph_command
-from .overlay import load_with_settings
-from .settings import RunSettings, setting_texts
+
+if TYPE_CHECKING:
+    from .driver import Compiled
+    from .plan import Plan
 
 app = typer.Typer(
     add_completion=False,
@@ -36,31 +36,32 @@ ConfigArg = Annotated[
 ]
 
 
-def _report(
-    diagnostics: list[Diagnostic] | tuple[Diagnostic, ...], texts: dict[str, str] | None = None
-) -> None:
-    """Print diagnostics with their source lines; ``texts`` holds values given as flags or variables."""
-    sources = dict(texts or {})
-    for diagnostic in diagnostics:
-        file = diagnostic.span.file
-        if file not in sources:
-            try:
-                sources[file] = Path(file).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                sources[file] = ""
-    if diagnostics:
-        typer.echo(render_all(list(diagnostics), sources), err=True)
-
-
 def _compile(config: Path) -> Compiled:
     """Compile or exit 1 with every diagnostic; warnings are printed and compilation goes on."""
+    from .diagnostics import DiagnosticError, report
+    from .driver import compile_file
+
     try:
         compiled = compile_file(config)
     except DiagnosticError as exc:
-        _report(exc.diagnostics)
+        report(exc.diagnostics)
         raise typer.Exit(1) from None
-    _report(compiled.warnings)
+    report(compiled.warnings)
     return compiled
+
+
+def _plan(config: Path) -> Plan:
+    """Check and plan without generating code, or exit 1 with every diagnostic; warnings are printed."""
+    from .diagnostics import DiagnosticError, report
+    from .driver import plan_file
+
+    try:
+        the_plan = plan_file(config)
+    except DiagnosticError as exc:
+        report(exc.diagnostics)
+        raise typer.Exit(1) from None
+    report(the_plan.pipeline.warnings)
+    return the_plan
 
 
 def default_output(compiled: Compiled) -> Path:
@@ -112,7 +113,7 @@ def validate(configs: Annotated[list[Path], typer.Argument(help="config files", 
     failed = 0
     for config in configs:
         try:
-            _compile(config)
+            _plan(config)
             typer.echo(f"{config}: ok")
         except typer.Exit:
             failed += 1
@@ -123,7 +124,9 @@ def validate(configs: Annotated[list[Path], typer.Argument(help="config files", 
 @app.command()
 def explain(config: ConfigArg) -> None:
     """Show the optimised plan: segments, what was fused, and why each boundary remains."""
-    typer.echo(explain_plan(_compile(config).plan))
+    from .explain import explain as explain_plan
+
+    typer.echo(explain_plan(_plan(config)))
 
 
 def _checked(check):
@@ -176,6 +179,17 @@ def run(
 
     Each setting: its flag, else MDP_UNIFIED_<SETTING>, else the config file, else its default.
     """
+    import logging
+
+    from runtime_lib.job import options_with_defaults
+    from runtime_lib.job import run as run_job
+
+    from .cache import cached_module_path, import_module_file
+    from .diagnostics import DiagnosticError, report
+    from .driver import compile_document
+    from .overlay import load_with_settings
+    from .settings import RunSettings, setting_texts
+
     flags = {
         "config": config,
         "mode": mode,
@@ -192,9 +206,9 @@ def run(
         overlaid = load_with_settings(settings)
         compiled = compile_document(overlaid.doc)
     except DiagnosticError as exc:
-        _report(exc.diagnostics, texts)
+        report(exc.diagnostics, texts)
         raise typer.Exit(1) from None
-    _report(compiled.warnings, texts)
+    report(compiled.warnings, texts)
     key_text = overlaid.text + ("\0" + overlaid.fingerprint() if overlaid.applied else "")
     module_path = cached_module_path(compiled.plan.pipeline.name, overlaid.file, key_text)
     # Rewrite a cached module that differs from this compile (written by another build of mdp).

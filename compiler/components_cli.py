@@ -7,15 +7,14 @@ from typing import Annotated
 
 import typer
 
-from .component_docs import CONSTRAINTS, describe
-from .components import REGISTRY, ComponentNotFound, lookup, registry
-from .components.plugins import installed
-
 BUILT_IN = "built-in"
 KIND_ORDER = {"provider": 0, "operator": 1, "sink": 2}
 
 
 def _origins() -> dict[str, str]:
+    from .components import REGISTRY, registry
+    from .components.plugins import installed
+
     plugins = installed(REGISTRY).plugins
     return {name: plugins[name].origin if name in plugins else BUILT_IN for name in registry()}
 
@@ -44,6 +43,8 @@ def list_text(described: list[dict]) -> str:
 
 
 def _constraint_text(constraints: dict) -> str:
+    from .component_docs import CONSTRAINTS
+
     return ", ".join(f"{CONSTRAINTS[key]} {_value(value)}" for key, value in constraints.items())
 
 
@@ -72,6 +73,10 @@ def components_command(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON for tools")] = False,
 ) -> None:
     """List every node type (built-in and plugin) with its params, or show one TYPE in detail."""
+    from .component_docs import describe
+    from .components import REGISTRY, ComponentNotFound, lookup, registry
+    from .components.plugins import installed
+
     if type_name is not None:
         try:
             component = lookup(type_name)

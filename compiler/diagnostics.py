@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from .load.document import Span
 
@@ -71,3 +73,24 @@ def render_all(diagnostics: list[Diagnostic], sources: dict[str, str]) -> str:
         if part
     )
     return "\n".join(blocks) + (f"\n{summary}" if summary else "")
+
+
+def report(
+    diagnostics: list[Diagnostic] | tuple[Diagnostic, ...], texts: dict[str, str] | None = None
+) -> None:
+    """Print diagnostics with their source lines to stderr.
+
+    ``texts`` holds the text of values given as flags or variables, by the name their spans use;
+    every other file named is read from disk (an unreadable one shows no source lines).
+    """
+    if not diagnostics:
+        return
+    sources = dict(texts or {})
+    for diagnostic in diagnostics:
+        file = diagnostic.span.file
+        if file not in sources:
+            try:
+                sources[file] = Path(file).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                sources[file] = ""
+    print(render_all(list(diagnostics), sources), file=sys.stderr)

@@ -6,15 +6,12 @@ import shutil
 import subprocess
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .diagnostics import DiagnosticError
-from .driver import analyse, read_config
-from .graph_render import RENDERERS, render_dot
-from .ir import Pipeline
-from .optimize import optimize
+if TYPE_CHECKING:
+    from .ir import Pipeline
 
 DOT_TIMEOUT_S = 60
 NO_GRAPHVIZ = (
@@ -51,17 +48,19 @@ def svg_from_dot(dot_text: str) -> bytes:
 
 def _pipeline(config: Path, optimised: bool) -> Pipeline:
     """The checked pipeline, optimised or not; exit 1 with every diagnostic if the config is wrong."""
-    from .cli import _report  # the CLI's diagnostic printer (cli imports this module)
+    from .diagnostics import DiagnosticError, report
+    from .driver import analyse, read_config
+    from .optimize import optimize
 
     try:
         pipeline = analyse(*read_config(config))
     except DiagnosticError as exc:
-        _report(exc.diagnostics)
+        report(exc.diagnostics)
         raise typer.Exit(1) from None
     if not optimised:
         return pipeline
     pipeline = optimize(pipeline)
-    _report(pipeline.warnings)
+    report(pipeline.warnings)
     return pipeline
 
 
@@ -81,6 +80,8 @@ def graph_command(
     ] = None,
 ) -> None:
     """Draw the pipeline's DAG (before optimisation, or after it with --optimised)."""
+    from .graph_render import RENDERERS, render_dot
+
     pipeline = _pipeline(config, optimised)
     if format is GraphFormat.svg:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
+from compiler.cache import code_fingerprint
 from compiler.driver import compile_file
 from tests.jobs import BARS_CONFIG, GENERATED_BARS, MDP, TIMEOUT_S, job_env, make_layout, run
 
@@ -63,3 +64,17 @@ def test_check_passes_on_the_checked_in_module_and_fails_with_a_diff_when_stale(
     assert '\n+JOB_NAME = "bars"\n' in stale.stderr
     assert "generated/bars.py is stale: run `mdp compile configs/dag/bars.yaml`" in stale.stderr
     assert module.read_text(encoding="utf-8") != text, "--check must not rewrite the module"
+
+
+def test_the_run_cache_key_follows_the_compiler_code(tmp_path):
+    """Editing a template or a source file of the compiler gives a new fingerprint, and so a
+    new cache entry for `mdp run`, even at the same version number."""
+    (tmp_path / "templates").mkdir()
+    template = tmp_path / "templates" / "module.py.j2"
+    template.write_text("{{ a }}\n", encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("not code\n", encoding="utf-8")
+    before = code_fingerprint([tmp_path])
+    (tmp_path / "notes.txt").write_text("still not code\n", encoding="utf-8")
+    assert code_fingerprint([tmp_path]) == before
+    template.write_text("{{ a }} {{ b }}\n", encoding="utf-8")
+    assert code_fingerprint([tmp_path]) != before
