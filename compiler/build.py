@@ -8,9 +8,10 @@ import networkx as nx
 from pydantic import ValidationError
 
 from .components import ComponentNotFound, lookup, trust
+from .components.base import Problem
 from .diagnostics import Diagnostic, DiagnosticError
 from .expressions import ExpressionError, parse_expression
-from .ir import Node, Pipeline
+from .ir import Node, Pipeline, node_path
 from .load.document import Document
 from .pydantic_errors import diagnostics_from
 from .spec import JobSpec, NodeSpec
@@ -18,55 +19,33 @@ from .suggest import did_you_mean
 
 
 def _build_node(doc: Document, index: int, spec, problems: list[Diagnostic]) -> Node:
-    base = ("dag", "nodes", index)
-    span = doc.span(base + ("id",))
+    span = doc.span(node_path(index, "id"))
     try:
         component = lookup(spec.type)
     except ComponentNotFound as exc:
-        problems.append(Diagnostic(doc.span(base + ("type",)), exc.message, exc.hint))
+        problems.append(Diagnostic(doc.span(node_path(index, "type")), exc.message, exc.hint))
         return Node(spec.id, spec.type, span, index)
+    params_path = node_path(index, "params")
     try:
         params = component.params.model_validate(spec.params)
     except ValidationError as exc:
-        problems.extend(
-            diagnostics_from(exc, doc, component.params, base + ("params",), f"params of {spec.type}")
-        )
+        problems.extend(diagnostics_from(exc, doc, component.params, params_path, f"params of {spec.type}"))
         return Node(spec.id, component.type_name, span, index)
     expressions = {}
     for param_path, text in component.expressions(params).items():
-        full = base + ("params",) + param_path
         try:
             expressions[param_path] = parse_expression(text)
         except ExpressionError as exc:
-            problems.append(
-                Diagnostic(doc.expression_span(full, exc.col, exc.end_col), exc.message, exc.hint)
-            )
+            at = doc.expression_span(params_path + param_path, exc.col, exc.end_col)
+            problems.append(Diagnostic(at, exc.message, exc.hint))
     checks = [
-        Diagnostic(doc.span(base + ("params",) + param_path), message, hint)
-        for param_path, message, hint in component.check(params)
+        Diagnostic(doc.span(params_path + problem.path), problem.message, problem.hint)
+        for problem in map(Problem._make, component.check(params))  # a plugin's are plain tuples
     ]
     problems.extend(checks)
     if checks or len(expressions) != len(component.expressions(params)):
         return Node(spec.id, component.type_name, span, index)
     return Node(spec.id, component.type_name, span, index, component, params, expressions)
-
-
-def _param_path_of(doc: Document, node: Node, value: str) -> tuple:
-    """The path of the param (of ``node``) whose value is ``value``, to point a diagnostic at."""
-    base = ("dag", "nodes", node.order, "params")
-    for path in doc.values:
-        if path[: len(base)] == base and len(path) > len(base) and _value_at(doc.data, path) == value:
-            return path
-    return base
-
-
-def _value_at(data: object, path: tuple) -> object:
-    for part in path:
-        try:
-            data = data[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
 
 
 def _add_port_edges(graph: nx.DiGraph, doc: Document, problems: list[Diagnostic]) -> None:
@@ -79,10 +58,9 @@ def _add_port_edges(graph: nx.DiGraph, doc: Document, problems: list[Diagnostic]
         node = graph.nodes[node_id]["node"]
         if node.component is None:
             continue
-        ports = node.component.side_outputs(node.params)
         targets = {}
-        for port, target in ports.items():
-            span = doc.span(_param_path_of(doc, node, target))
+        for port, target, param_path in node.component.side_outputs(node.params):
+            span = doc.span(node.path + ("params",) + param_path)
             if target not in graph:
                 hint = did_you_mean(target, graph) or "node ids: " + ", ".join(graph)
                 problems.append(
@@ -93,12 +71,8 @@ def _add_port_edges(graph: nx.DiGraph, doc: Document, problems: list[Diagnostic]
                 problems.append(Diagnostic(span, f"{node_id!r} cannot send its {port} output to itself"))
                 continue
             targets[target] = f"{targets[target]}, {port}" if target in targets else port
-            attrs = (
-                graph.edges[node_id, target]
-                if graph.has_edge(node_id, target)
-                else {"span": span, "order": -1}
-            )
-            graph.add_edge(node_id, target, **{**attrs, "port": targets[target]})
+            listed = graph.edges[node_id, target] if graph.has_edge(node_id, target) else {"span": span}
+            graph.add_edge(node_id, target, **{**listed, "port": targets[target]})
         if node.component.splits:
             for target in list(graph.successors(node_id)):
                 if target not in targets:
@@ -158,14 +132,14 @@ def _add_nodes(graph: nx.DiGraph, doc: Document, nodes: list, problems: list[Dia
             first = graph.nodes[node_spec.id]["node"]
             problems.append(
                 Diagnostic(
-                    doc.span(("dag", "nodes", index, "id")),
+                    doc.span(node_path(index, "id")),
                     f"duplicate node id {node_spec.id!r}",
                     f"first defined at line {first.span.line}",
                 )
             )
             continue
         if node_spec.params is None:  # a placeholder for a node whose own keys are wrong
-            node = Node(node_spec.id, node_spec.type, doc.span(("dag", "nodes", index, "id")), index)
+            node = Node(node_spec.id, node_spec.type, doc.span(node_path(index, "id")), index)
         else:
             node = _build_node(doc, index, node_spec, problems)
         graph.add_node(node_spec.id, node=node)
@@ -212,7 +186,7 @@ def build(doc: Document, config_path: str) -> tuple[Pipeline, list[Diagnostic]]:
                 Diagnostic(doc.span(("dag", "edges", index)), f"duplicate edge {source!r} -> {target!r}")
             )
             continue
-        graph.add_edge(source, target, span=doc.span(("dag", "edges", index)), order=index)
+        graph.add_edge(source, target, span=doc.span(("dag", "edges", index)))
     _add_port_edges(graph, doc, problems)
     sha = hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
     return Pipeline(name, config_path, sha, graph, doc, run_defaults=run, complete=shape_ok), problems

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .build import build
 from .classic import lower_classic
-from .codegen.emit import emit
 from .codegen.env_refs import check_references
 from .diagnostics import Diagnostic, DiagnosticError
 from .file_paths import check_file_paths
@@ -22,11 +23,24 @@ from .validate import validate
 
 @dataclass(frozen=True)
 class Compiled:
-    """The result of compiling one config: the plan, the module text and any warnings."""
+    """The result of compiling one config: the plan, the module text and any warnings, and the
+    wall time in seconds each stage took (``load``, ``build``, ``validate``, ``optimise``,
+    ``plan``, ``emit``, ``format``)."""
 
     plan: Plan
     source: str
     warnings: tuple[Diagnostic, ...]
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
+
+
+def _timed(timings: dict[str, float] | None, stage: str, func: Callable, *args):
+    """``func(*args)``, adding the wall time it took to ``timings[stage]`` (if ``timings``)."""
+    start = time.perf_counter()
+    try:
+        return func(*args)
+    finally:
+        if timings is not None:
+            timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
 
 
 def display_path(path: str | Path) -> str:
@@ -61,28 +75,51 @@ def analyse(file: str, text: str) -> Pipeline:
     return analyse_document(load_config(file, text))
 
 
-def analyse_document(doc: Document) -> Pipeline:
+def analyse_document(doc: Document, timings: dict[str, float] | None = None) -> Pipeline:
     """Build and validate a loaded config (a classic one is lowered to the DAG form first)."""
-    doc, problems = lower_classic(doc)
-    pipeline, more = build(doc, doc.file)
-    problems += more + check_references(pipeline) + check_file_paths(pipeline)
-    pipeline, more = validate(pipeline)
+    pipeline, problems = _timed(timings, "build", _built, doc)
+    pipeline, more = _timed(timings, "validate", validate, pipeline)
     problems += more
     if problems:
         raise DiagnosticError(problems)
     return pipeline
 
 
+def _built(doc: Document) -> tuple[Pipeline, list[Diagnostic]]:
+    doc, problems = lower_classic(doc)
+    pipeline, more = build(doc, doc.file)
+    return pipeline, problems + more + check_references(pipeline) + check_file_paths(pipeline)
+
+
 def compile_text(file: str, text: str, passes=PASSES) -> Compiled:
     """Compile config ``text`` (read from ``file``; ``.json`` is JSON, else YAML) into module source."""
-    return compile_document(load_config(file, text), passes)
+    timings: dict[str, float] = {}
+    return compile_document(_timed(timings, "load", load_config, file, text), passes, timings)
 
 
-def compile_document(doc: Document, passes=PASSES) -> Compiled:
+def plan_document(doc: Document, passes=PASSES, timings: dict[str, float] | None = None) -> Plan:
+    """Check, optimise and plan a loaded config without generating code.
+
+    Raise :class:`DiagnosticError` with every problem; the warnings are the plan's ``pipeline.warnings``.
+    """
+    optimised = _timed(timings, "optimise", optimize, analyse_document(doc, timings), passes)
+    return _timed(timings, "plan", plan, optimised)
+
+
+def plan_file(path: str | Path, passes=PASSES) -> Plan:
+    """Check, optimise and plan the config at ``path`` without generating code."""
+    file, text = read_config(path)
+    return plan_document(load_config(file, text), passes)
+
+
+def compile_document(doc: Document, passes=PASSES, timings: dict[str, float] | None = None) -> Compiled:
     """Compile a loaded config (possibly adjusted by run settings) into module source."""
-    optimised = optimize(analyse_document(doc), passes)
-    the_plan = plan(optimised)
-    return Compiled(the_plan, emit(the_plan), optimised.warnings)
+    from .codegen.emit import finish, render  # black and jinja2 load only when a module is generated
+
+    timings = {} if timings is None else timings
+    the_plan = plan_document(doc, passes, timings)
+    source = _timed(timings, "format", finish, _timed(timings, "emit", render, the_plan))
+    return Compiled(the_plan, source, the_plan.pipeline.warnings, timings)
 
 
 def compile_file(path: str | Path, passes=PASSES) -> Compiled:

@@ -299,15 +299,12 @@ def render(expr: Expression, field_code: FieldCode, record: ast.expr | None = No
     >>> render(e, lambda f, default=None: ast.parse(f"r[{f!r}]", mode="eval").body)
     "r['price'] * r['size']"
     """
-    return ast.unparse(_Rewriter(expr, field_code, record).visit(_copy(expr.body)))
+    return ast.unparse(_Rewriter(expr, field_code, record).rewrite(expr.body))
 
 
-def _copy(node: ast.expr) -> ast.expr:
-    return ast.parse(ast.unparse(node), mode="eval").body
-
-
-class _Rewriter(ast.NodeTransformer):
-    """Replaces field reads in a checked tree with the code that holds each field."""
+class _Rewriter:
+    """Rebuilds a checked tree with each field read replaced by the code that holds the field;
+    the tree it starts from is left as it is (it stays the node's parsed expression)."""
 
     def __init__(self, expr: Expression, field_code: FieldCode, record: ast.expr | None):
         self.expr = expr
@@ -317,22 +314,26 @@ class _Rewriter(ast.NodeTransformer):
     def _is_record(self, node: ast.AST) -> bool:
         return isinstance(node, ast.Name) and node.id == self.expr.record_name is not None
 
-    def visit_Name(self, node: ast.Name) -> ast.expr:
-        if self._is_record(node):
-            return self.record
-        return self.field_code(node.id)
-
-    def visit_Subscript(self, node: ast.Subscript) -> ast.expr:
-        if self._is_record(node.value):
+    def rewrite(self, node: ast.AST) -> ast.AST:
+        """``node`` with the field reads below it replaced (a new tree where anything changed)."""
+        if isinstance(node, ast.Name):
+            return self.record if self._is_record(node) else self.field_code(node.id)
+        if isinstance(node, ast.Subscript) and self._is_record(node.value):
             return self.field_code(node.slice.value)
-        return self.generic_visit(node)
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and self._is_record(func.value):
+                default = self.rewrite(node.args[1]) if len(node.args) > 1 else ast.Constant(None)
+                return self.field_code(node.args[0].value, default)
+            if isinstance(func, (ast.Name, ast.Attribute)):  # a function's name is no field
+                return ast.Call(func, [self.rewrite(arg) for arg in node.args], node.keywords)
+        if not node._fields:
+            return node  # a context or an operator
+        return type(node)(**{name: self._rewritten(value) for name, value in ast.iter_fields(node)})
 
-    def visit_Call(self, node: ast.Call) -> ast.expr:
-        func = node.func
-        if isinstance(func, ast.Attribute) and self._is_record(func.value):
-            default = self.visit(node.args[1]) if len(node.args) > 1 else ast.Constant(None)
-            return self.field_code(node.args[0].value, default)
-        if isinstance(func, ast.Name) or isinstance(func, ast.Attribute):
-            node.args = [self.visit(a) for a in node.args]
-            return node
-        return self.generic_visit(node)
+    def _rewritten(self, value: object) -> object:
+        if isinstance(value, ast.AST):
+            return self.rewrite(value)
+        if isinstance(value, list):
+            return [self._rewritten(item) for item in value]
+        return value

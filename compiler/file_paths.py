@@ -54,7 +54,7 @@ def _claims(pipeline: Pipeline) -> dict[str, list[Claim]]:
     """Every file a node opens whose path is known now, grouped by the file (see
     :func:`same_file_key`), nodes in config order."""
     found: dict[str, list[Claim]] = {}
-    for node in sorted((pipeline.node(n) for n in pipeline.graph), key=lambda n: n.order):
+    for node in pipeline.in_config_order():
         if node.component is None or node.params is None:
             continue
         for param_path, mode, text in node.component.files(node.params):
@@ -98,6 +98,6 @@ def check_file_paths(pipeline: Pipeline) -> list[Diagnostic]:
     found = []
     for claims in _claims(pipeline).values():
         for claim, message, hint in _clashes(claims):
-            span = pipeline.doc.span(("dag", "nodes", claim.node.order, "params") + claim.param_path)
+            span = pipeline.span(claim.node, "params", *claim.param_path)
             found.append(Diagnostic(span, message, hint))
     return found

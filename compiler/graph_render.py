@@ -65,13 +65,7 @@ def _value_text(value: object) -> str:
 
 def _written_params(pipeline: Pipeline, node: Node) -> dict:
     """The node's params as the config writes them (``window: 1m``, not nanoseconds)."""
-    written = pipeline.doc.data
-    for part in ("dag", "nodes", node.order, "params"):
-        try:
-            written = written[part]
-        except (KeyError, IndexError, TypeError):
-            written = None
-            break
+    written = pipeline.doc.value_at(node.path + ("params",))
     if isinstance(written, dict):
         return written
     return node.params.model_dump(exclude_defaults=True) if node.params is not None else {}

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from .diagnostics import Diagnostic, DiagnosticError
 from .driver import read_config
+from .ir import node_path
 from .load.config import load_config
 from .load.document import Document
 from .load.json_spans import load_json
@@ -40,49 +41,27 @@ class Overlaid:
         return json.dumps(self.applied, sort_keys=True)
 
 
-class _Tables:
-    """The data and span tables being changed (copies of the loaded document's)."""
-
-    def __init__(self, doc: Document, texts: dict[str, str]) -> None:
-        self.data = copy.deepcopy(doc.data)
-        self.values = dict(doc.values)
-        self.keys = dict(doc.keys)
-        self.texts = dict(texts)
-
-    def clear(self, path: tuple) -> None:
-        """Forget the spans of ``path`` and of everything under it."""
-        for table in (self.values, self.keys):
-            for old in [p for p in table if p[: len(path)] == path]:
-                del table[old]
-
-    def replace(self, path: tuple, source: Document, source_path: tuple = ()) -> None:
-        """Give ``path`` (and everything under it) the spans of ``source_path`` in ``source``."""
-        self.clear(path)
-        for table, theirs in ((self.values, source.values), (self.keys, source.keys)):
-            for p, span in theirs.items():
-                if p[: len(source_path)] == source_path:
-                    table[path + p[len(source_path) :]] = span
-
-    def point(self, path: tuple, span) -> None:
-        """Make ``path`` (a single value) point at ``span``."""
-        self.clear(path)
-        self.values[path] = self.keys[path] = span
+def _editable(doc: Document, texts: dict[str, str]) -> Document:
+    """A copy of ``doc`` to change: its data and span tables copied, ``texts`` added."""
+    return Document(
+        doc.file, doc.text, copy.deepcopy(doc.data), dict(doc.values), dict(doc.keys), {**doc.texts, **texts}
+    )
 
 
-def _merge(tables: _Tables, target: dict, path: tuple, overlay: Document, opath: tuple, value: dict) -> None:
+def _merge(doc: Document, target: dict, path: tuple, overlay: Document, opath: tuple, value: dict) -> None:
     for key, item in value.items():
         here, there = path + (key,), opath + (key,)
         current = target.get(key)
         if isinstance(current, dict) and isinstance(item, dict):
-            _merge(tables, current, here, overlay, there, item)
+            _merge(doc, current, here, overlay, there, item)
         elif here == ("dag", "nodes") and isinstance(current, list) and isinstance(item, list):
-            _merge_nodes(tables, current, overlay, there, item)
+            _merge_nodes(doc, current, overlay, there, item)
         else:
             target[key] = copy.deepcopy(item)
-            tables.replace(here, overlay, there)
+            doc.copy_spans(here, overlay, there)
 
 
-def _merge_nodes(tables: _Tables, nodes: list, overlay: Document, opath: tuple, items: list) -> None:
+def _merge_nodes(doc: Document, nodes: list, overlay: Document, opath: tuple, items: list) -> None:
     """Merge overlay nodes into the node with the same id; a node with a new id is added."""
     index = {
         n.get("id"): i for i, n in enumerate(nodes) if isinstance(n, dict) and isinstance(n.get("id"), str)
@@ -90,13 +69,13 @@ def _merge_nodes(tables: _Tables, nodes: list, overlay: Document, opath: tuple, 
     for j, item in enumerate(items):
         i = index.get(item.get("id")) if isinstance(item, dict) else None
         if i is not None:
-            _merge(tables, nodes[i], ("dag", "nodes", i), overlay, opath + (j,), item)
+            _merge(doc, nodes[i], node_path(i), overlay, opath + (j,), item)
         else:
             nodes.append(copy.deepcopy(item))
-            tables.replace(("dag", "nodes", len(nodes) - 1), overlay, opath + (j,))
+            doc.copy_spans(node_path(len(nodes) - 1), overlay, opath + (j,))
 
 
-def _section(tables: _Tables, settings: RunSettings, section: str) -> str | None:
+def _section(doc: Document, settings: RunSettings, section: str) -> str | None:
     """Merge the JSON object of ``MDP_UNIFIED_<SECTION>_JSON`` into the config's section."""
     name = f"{section}_json"
     if not settings.given(name):
@@ -114,27 +93,27 @@ def _section(tables: _Tables, settings: RunSettings, section: str) -> str | None
                 )
             ]
         )
-    if not isinstance(tables.data.get(section), dict):
-        tables.data[section] = {}
-        tables.replace((section,), overlay)
-    _merge(tables, tables.data[section], (section,), overlay, (), overlay.data)
+    if not isinstance(doc.data.get(section), dict):
+        doc.data[section] = {}
+        doc.copy_spans((section,), overlay)
+    _merge(doc, doc.data[section], (section,), overlay, (), overlay.data)
     return text
 
 
-def _store_url(tables: _Tables, settings: RunSettings) -> str | None:
+def _store_url(doc: Document, settings: RunSettings) -> str | None:
     """Set the url of every sink.store node (classic: the spec's database_url)."""
     if not settings.given("store_url"):
         return None
     url, shown = settings.store_url, settings.shown_as("store_url")
     span = text_span(shown, url)
-    data = tables.data
+    data = doc.data
     if data.get("mode") == "classic":
         spec = data.get("classic", {}).get("spec") if isinstance(data.get("classic"), dict) else None
         if isinstance(spec, dict):
             if not isinstance(spec.get("overrides"), dict):
                 spec["overrides"] = {}
             spec["overrides"]["database_url"] = url
-            tables.point(("classic", "spec", "overrides", "database_url"), span)
+            doc.point(("classic", "spec", "overrides", "database_url"), span)
         return url
     nodes = data.get("dag", {}).get("nodes") if isinstance(data.get("dag"), dict) else None
     stores = [i for i, n in enumerate(nodes or []) if isinstance(n, dict) and n.get("type") == "sink.store"]
@@ -152,29 +131,29 @@ def _store_url(tables: _Tables, settings: RunSettings) -> str | None:
         if not isinstance(nodes[i].get("params"), dict):
             nodes[i]["params"] = {}
         nodes[i]["params"]["url"] = url
-        tables.point(("dag", "nodes", i, "params", "url"), span)
+        doc.point(node_path(i, "params", "url"), span)
     return url
 
 
 def apply_settings(doc: Document, settings: RunSettings) -> tuple[Document, dict[str, str]]:
     """The config with the given settings applied, and the settings that changed it."""
-    tables, applied = _Tables(doc, settings.texts()), {}
-    if not isinstance(tables.data, dict):
-        return doc, applied
+    if not isinstance(doc.data, dict):
+        return doc, {}
+    changed, applied = _editable(doc, settings.texts()), {}
     for name, key in (("mode", "mode"), ("job_name", "name")):
         if settings.given(name):
             value = getattr(settings, name)
-            tables.data[key] = value
-            tables.point((key,), text_span(settings.shown_as(name), value))
+            changed.data[key] = value
+            changed.point((key,), text_span(settings.shown_as(name), value))
             applied[name] = value
     for section in ("dag", "classic"):
-        text = _section(tables, settings, section)
+        text = _section(changed, settings, section)
         if text is not None:
             applied[f"{section}_json"] = text
-    url = _store_url(tables, settings)
+    url = _store_url(changed, settings)
     if url is not None:
         applied["store_url"] = url
-    return Document(doc.file, doc.text, tables.data, tables.values, tables.keys, tables.texts), applied
+    return changed, applied
 
 
 def load_with_settings(settings: RunSettings) -> Overlaid:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from .components.base import Duration
+from .components.base import Duration, Strict
 
 JobName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max_length=100)]
 """A job name: it names the generated module, so letters, digits, ``_``, ``.`` and ``-`` only."""
@@ -16,11 +16,7 @@ LABEL_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 RESERVED_LABELS = ("job", "node", "type")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NodeSpec(_Strict):
+class NodeSpec(Strict):
     """One node: a unique id, a registered type, and that type's params."""
 
     id: str = Field(min_length=1)
@@ -28,14 +24,14 @@ class NodeSpec(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class DagSpec(_Strict):
+class DagSpec(Strict):
     """Nodes and the directed edges between them (``[from_id, to_id]``)."""
 
     nodes: list[NodeSpec] = Field(min_length=1)
     edges: list[tuple[str, str]] = Field(default_factory=list)
 
 
-class RunSpec(_Strict):
+class RunSpec(Strict):
     """Defaults for running the compiled job; command-line options and ``MDP_UNIFIED_*`` win over them."""
 
     duration: Duration | None = Field(
@@ -66,7 +62,7 @@ class RunSpec(_Strict):
         return value
 
 
-class JobSpec(_Strict):
+class JobSpec(Strict):
     """A whole config file in the DAG form (a classic config is lowered to this form first).
 
     A file may hold both a ``dag`` and a ``classic`` section; ``mode`` picks the one that is

@@ -8,14 +8,15 @@ from itertools import islice
 
 import networkx as nx
 
+from .components.base import Feeder, Problem
 from .diagnostics import Diagnostic
-from .ir import Node, Pipeline
+from .ir import Node, Pipeline, by_position
 from .schema import Schema
 from .suggest import did_you_mean
 
 MAX_CYCLES_REPORTED = 5
 MAX_CYCLES_EXAMINED = 1_000  # a dense graph has more simple cycles than could ever be listed
-MAX_NODES = 2_000  # generating and formatting the module takes some 30 ms a node
+MAX_NODES = 10_000  # a bound on the work a config can ask for; 5,000 nodes compile in seconds
 
 
 def _edge_span(pipeline: Pipeline, source: str, target: str):
@@ -25,9 +26,9 @@ def _edge_span(pipeline: Pipeline, source: str, target: str):
 def _cycles(pipeline: Pipeline) -> list[Diagnostic]:
     found = []
     examined = islice(nx.simple_cycles(pipeline.graph), MAX_CYCLES_EXAMINED)
-    cycles = sorted(examined, key=lambda c: sorted(pipeline.node(n).order for n in c))
+    cycles = sorted(examined, key=lambda c: sorted(pipeline.node(n).position for n in c))
     for cycle in cycles[:MAX_CYCLES_REPORTED]:
-        start = min(range(len(cycle)), key=lambda i: pipeline.node(cycle[i]).order)
+        start = min(range(len(cycle)), key=lambda i: pipeline.node(cycle[i]).position)
         cycle = cycle[start:] + cycle[:start]
         path = " -> ".join(repr(n) for n in cycle + [cycle[0]])
         found.append(
@@ -44,7 +45,7 @@ def _size(pipeline: Pipeline) -> list[Diagnostic]:
     """A pipeline of more than :data:`MAX_NODES` nodes is refused, at the first node too many."""
     if len(pipeline.graph) <= MAX_NODES:
         return []
-    node = sorted((pipeline.node(n) for n in pipeline.graph), key=lambda n: n.order)[MAX_NODES]
+    node = pipeline.in_config_order()[MAX_NODES]
     message = f"the pipeline has {len(pipeline.graph):,} nodes; the limit is {MAX_NODES:,}"
     return [Diagnostic(node.span, message, "split it into several pipelines")]
 
@@ -65,7 +66,7 @@ def _listed_edge_targets(pipeline: Pipeline) -> set[str]:
 
 def _structure(pipeline: Pipeline) -> list[Diagnostic]:
     graph, found = pipeline.graph, []
-    nodes = sorted((pipeline.node(n) for n in graph), key=lambda n: n.order)
+    nodes = pipeline.in_config_order()
     sources = [n.id for n in nodes if n.kind == "provider"]
     nodes_key = pipeline.doc.span(("dag", "nodes"), prefer_key=True)
     if not sources:
@@ -85,7 +86,7 @@ def _structure(pipeline: Pipeline) -> list[Diagnostic]:
             )
         )
     listed_targets = _listed_edge_targets(pipeline)
-    reached = set(sources).union(*(nx.descendants(graph, s) for s in sources))
+    reached = set().union(*nx.bfs_layers(graph, sources))  # one walk from all sources at once
     for node in nodes:
         if node.kind == "provider":
             for pred in pipeline.predecessors(node.id):
@@ -117,7 +118,6 @@ def _structure(pipeline: Pipeline) -> list[Diagnostic]:
 
 
 def _field_problems(pipeline: Pipeline, node: Node, upstream: Schema, feeders: str) -> list[Diagnostic]:
-    doc, base = pipeline.doc, ("dag", "nodes", node.order)
     listing = f"fields of {feeders}: {', '.join(upstream.names())}"
 
     def unknown(name: str, span) -> Diagnostic:
@@ -128,7 +128,7 @@ def _field_problems(pipeline: Pipeline, node: Node, upstream: Schema, feeders: s
     for param_path, expr in node.expressions.items():
         for ref in expr.fields:
             if not upstream.has(ref.name):
-                span = doc.expression_span(base + ("params",) + param_path, ref.col, ref.end_col)
+                span = pipeline.expression_span(node, ("params", *param_path), ref.col, ref.end_col)
                 found.append(unknown(ref.name, span))
     sometimes: dict[tuple, list[str]] = {}
     missing: dict[tuple, list[str]] = {}
@@ -139,11 +139,11 @@ def _field_problems(pipeline: Pipeline, node: Node, upstream: Schema, feeders: s
             sometimes.setdefault(rel_path, []).append(name)
     for rel_path, names in missing.items():
         if len(names) == 1:
-            found.append(unknown(names[0], doc.span(base + rel_path)))
+            found.append(unknown(names[0], pipeline.span(node, *rel_path)))
         else:
             found.append(
                 Diagnostic(
-                    doc.span(base + rel_path),
+                    pipeline.span(node, *rel_path),
                     f"{node.type} needs fields {', '.join(names)}, which {feeders} does not give",
                     listing,
                 )
@@ -151,7 +151,7 @@ def _field_problems(pipeline: Pipeline, node: Node, upstream: Schema, feeders: s
     for rel_path, names in sometimes.items():
         found.append(
             Diagnostic(
-                doc.span(base + rel_path),
+                pipeline.span(node, *rel_path),
                 f"{node.id!r} needs {', '.join(names)} on every record, but its input may lack them",
                 f"the records from {feeders} come from streams with different fields",
             )
@@ -174,10 +174,8 @@ def _passes_records_on(node: Node) -> bool:
     return node.component is not None and node.component.output(node.params, probe) is probe
 
 
-def _feeders(
-    pipeline: Pipeline, graph: nx.DiGraph, node_id: str, memo: dict
-) -> list[tuple[str, str, object]]:
-    """(id, type, params) of the nodes whose records reach ``node_id``'s main input.
+def _feeders(pipeline: Pipeline, graph: nx.DiGraph, node_id: str, memo: dict) -> list[Feeder]:
+    """The nodes whose records reach ``node_id``'s main input.
 
     A node with one input that passes records on (a filter, a deduplicate, ...) or only adds
     to them (a map, a partition tag, a router) is looked through, to the node that feeds it.
@@ -196,7 +194,7 @@ def _looked_through(graph: nx.DiGraph, node_id: str) -> bool:
     return (_passes_records_on(node) or node.stateless) and graph.in_degree(node_id) == 1
 
 
-def _feeders_through(pipeline: Pipeline, graph: nx.DiGraph, pred_id: str, memo: dict) -> list:
+def _feeders_through(pipeline: Pipeline, graph: nx.DiGraph, pred_id: str, memo: dict) -> list[Feeder]:
     """The feeders that ``pred_id`` stands for: itself, or those above it if it is looked through."""
     path = []  # looked-through nodes, each fed by the next, whose feeders are not known yet
     while pred_id not in memo and _looked_through(graph, pred_id):
@@ -210,7 +208,7 @@ def _feeders_through(pipeline: Pipeline, graph: nx.DiGraph, pred_id: str, memo: 
         result = memo[pred_id]
     else:
         pred = graph.nodes[pred_id]["node"]
-        result = [(pred.id, pred.type, pred.params)]
+        result = [Feeder(pred.id, pred.type, pred.params)]
     for node_id in path:
         memo[node_id] = result
     return list(result)
@@ -221,8 +219,10 @@ def _bind(
 ) -> tuple[Node, list[Diagnostic]]:
     """Let the node's component settle input-dependent params; its problems, located."""
     params, problems = node.component.bind(node.params, upstream, _feeders(pipeline, graph, node.id, memo))
-    base = ("dag", "nodes", node.order, "params")
-    found = [Diagnostic(pipeline.doc.span(base + path), message, hint) for path, message, hint in problems]
+    found = [
+        Diagnostic(pipeline.span(node, "params", *problem.path), problem.message, problem.hint)
+        for problem in map(Problem._make, problems)  # a plugin's are plain tuples
+    ]
     return replace(node, params=params), found
 
 
@@ -244,7 +244,7 @@ def _schemas(pipeline: Pipeline) -> tuple[Pipeline, list[Diagnostic]]:
             for schema in incoming[1:]:
                 upstream = upstream.merge(schema)
             node, problems = _bind(pipeline, graph, node, upstream, memo)
-            feeders = " and ".join(repr(p.id) for p in sorted(preds, key=lambda p: p.order))
+            feeders = " and ".join(repr(p.id) for p in sorted(preds, key=by_position))
             problems += _field_problems(pipeline, node, upstream, f"node {feeders}")
             found.extend(problems)
             if problems:

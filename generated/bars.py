@@ -52,9 +52,7 @@ def build(ctx):
         fill="none",
     )
     # configs/dag/bars.yaml:15 node 'store' (sink.store)
-    to_store = ctx.sink(
-        "store", "sink.store", SqliteStore, url="sqlite:///mdp-data/bars.db", table="bars"
-    )
+    to_store = ctx.sink("store", "sink.store", SqliteStore, url="sqlite:///mdp-data/bars.db", table="bars")
 
     # one loop: 'liquid'
     def to_liquid(batch):
@@ -80,14 +78,17 @@ def build(ctx):
 
     def to_bars_1m(batch):
         """Hand a batch to node_bars_1m; push what it releases downstream."""
-        released = node_bars_1m.process(batch)
+        from_bars_1m(node_bars_1m.process(batch))
+
+    def from_bars_1m(released):
+        """Push downstream what the operator releases after a batch, a timer or the end of the stream."""
         if released:
             to_store(released)
 
-    # Where each source sends its batches, and where each stateful operator sends what its
-    # timers and the end of the stream release (what a batch releases is pushed above).
+    # Where each source sends its batches, and where each stateful operator sends all it
+    # releases: after a batch (as above), on a timer and at the end of the stream.
     ctx.connect("ticks", to_liquid)
-    ctx.connect("bars_1m", to_store)
+    ctx.connect("bars_1m", from_bars_1m)
 
 
 def run_local(inputs):

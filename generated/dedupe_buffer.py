@@ -56,38 +56,45 @@ def build(ctx):
         max_pending=10000,
     )
     # configs/dag/dedupe_buffer.yaml:17 node 'batches' (operator.buffer)
-    node_batches = ctx.operator(
-        "batches", "operator.buffer", Buffer, max_items=100, max_wait_ns=250_000_000
-    )
+    node_batches = ctx.operator("batches", "operator.buffer", Buffer, max_items=100, max_wait_ns=250_000_000)
     # configs/dag/dedupe_buffer.yaml:20 node 'out' (sink.jsonl)
     to_out = ctx.sink("out", "sink.jsonl", JsonlSink, path="mdp-data/dedupe_buffer.jsonl")
 
     def to_price_changes(batch):
         """Hand a batch to node_price_changes; push what it releases downstream."""
-        released = node_price_changes.process(batch)
+        from_price_changes(node_price_changes.process(batch))
+
+    def from_price_changes(released):
+        """Push downstream what the operator releases after a batch, a timer or the end of the stream."""
         if released:
             to_capped(released)
 
     def to_capped(batch):
         """Hand a batch to node_capped; push what it releases downstream."""
-        released = node_capped.process(batch)
+        from_capped(node_capped.process(batch))
+
+    def from_capped(released):
+        """Push downstream what the operator releases after a batch, a timer or the end of the stream."""
         if released:
             to_batches(released)
 
     def to_batches(batch):
         """Hand a batch to node_batches; push what it releases downstream."""
-        released = node_batches.process(batch)
+        from_batches(node_batches.process(batch))
+
+    def from_batches(released):
+        """Push downstream what the operator releases after a batch, a timer or the end of the stream."""
         # Whole batches of 100, the last one possibly partial: push each on its own.
         for start in range(0, len(released), 100):
             part = released[start : start + 100]
             to_out(part)
 
-    # Where each source sends its batches, and where each stateful operator sends what its
-    # timers and the end of the stream release (what a batch releases is pushed above).
+    # Where each source sends its batches, and where each stateful operator sends all it
+    # releases: after a batch (as above), on a timer and at the end of the stream.
     ctx.connect("ticks", to_price_changes)
-    ctx.connect("price_changes", to_capped)
-    ctx.connect("capped", to_batches)
-    ctx.connect("batches", to_out)
+    ctx.connect("price_changes", from_price_changes)
+    ctx.connect("capped", from_capped)
+    ctx.connect("batches", from_batches)
 
 
 def run_local(inputs):

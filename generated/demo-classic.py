@@ -57,14 +57,17 @@ def build(ctx):
 
     def to_bars(batch):
         """Hand a batch to node_bars; push what it releases downstream."""
-        released = node_bars.process(batch)
+        from_bars(node_bars.process(batch))
+
+    def from_bars(released):
+        """Push downstream what the operator releases after a batch, a timer or the end of the stream."""
         if released:
             to_store(released)
 
-    # Where each source sends its batches, and where each stateful operator sends what its
-    # timers and the end of the stream release (what a batch releases is pushed above).
+    # Where each source sends its batches, and where each stateful operator sends all it
+    # releases: after a batch (as above), on a timer and at the end of the stream.
     ctx.connect("ticks", to_bars)
-    ctx.connect("bars", to_store)
+    ctx.connect("bars", from_bars)
 
 
 def run_local(inputs):

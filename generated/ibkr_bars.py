@@ -82,21 +82,27 @@ def build(ctx):
 
     def to_unique(batch):
         """Hand a batch to node_unique; push what it releases downstream."""
-        released = node_unique.process(batch)
+        from_unique(node_unique.process(batch))
+
+    def from_unique(released):
+        """Push downstream what the operator releases after a batch, a timer or the end of the stream."""
         if released:
             to_bars_1m(released)
 
     def to_bars_1m(batch):
         """Hand a batch to node_bars_1m; push what it releases downstream."""
-        released = node_bars_1m.process(batch)
+        from_bars_1m(node_bars_1m.process(batch))
+
+    def from_bars_1m(released):
+        """Push downstream what the operator releases after a batch, a timer or the end of the stream."""
         if released:
             to_store(released)
 
-    # Where each source sends its batches, and where each stateful operator sends what its
-    # timers and the end of the stream release (what a batch releases is pushed above).
+    # Where each source sends its batches, and where each stateful operator sends all it
+    # releases: after a batch (as above), on a timer and at the end of the stream.
     ctx.connect("quotes", to_unique)
-    ctx.connect("unique", to_bars_1m)
-    ctx.connect("bars_1m", to_store)
+    ctx.connect("unique", from_unique)
+    ctx.connect("bars_1m", from_bars_1m)
 
 
 def run_local(inputs):

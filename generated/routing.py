@@ -65,9 +65,7 @@ def build(ctx):
         collect_late=True,
     )
     # configs/dag/routing.yaml:31 node 'late_ticks' (sink.jsonl)
-    to_late_ticks = ctx.sink(
-        "late_ticks", "sink.jsonl", JsonlSink, path="mdp-data/late_ticks.jsonl"
-    )
+    to_late_ticks = ctx.sink("late_ticks", "sink.jsonl", JsonlSink, path="mdp-data/late_ticks.jsonl")
     # configs/dag/routing.yaml:34 node 'store' (sink.store)
     to_store = ctx.sink(
         "store", "sink.store", SqliteStore, url="sqlite:///mdp-data/stock_bars.db", table="bars"
@@ -116,17 +114,20 @@ def build(ctx):
 
     def to_stocks(batch):
         """Hand a batch to node_stocks; push what it releases downstream."""
-        released = node_stocks.process(batch)
+        from_stocks(node_stocks.process(batch))
+
+    def from_stocks(released):
+        """Push downstream what the operator releases after a batch, a timer or the end of the stream."""
         if released:
             to_store(released)
         side = node_stocks.take_side("late")
         if side:
             to_late_ticks(side)
 
-    # Where each source sends its batches, and where each stateful operator sends what its
-    # timers and the end of the stream release (what a batch releases is pushed above).
+    # Where each source sends its batches, and where each stateful operator sends all it
+    # releases: after a batch (as above), on a timer and at the end of the stream.
     ctx.connect("ticks", to_enrich)
-    ctx.connect("stocks", to_store)
+    ctx.connect("stocks", from_stocks)
 
 
 def run_local(inputs):

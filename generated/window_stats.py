@@ -63,14 +63,17 @@ def build(ctx):
 
     def to_stats_1m(batch):
         """Hand a batch to node_stats_1m; push what it releases downstream."""
-        released = node_stats_1m.process(batch)
+        from_stats_1m(node_stats_1m.process(batch))
+
+    def from_stats_1m(released):
+        """Push downstream what the operator releases after a batch, a timer or the end of the stream."""
         if released:
             to_out(released)
 
-    # Where each source sends its batches, and where each stateful operator sends what its
-    # timers and the end of the stream release (what a batch releases is pushed above).
+    # Where each source sends its batches, and where each stateful operator sends all it
+    # releases: after a batch (as above), on a timer and at the end of the stream.
     ctx.connect("ticks", to_stats_1m)
-    ctx.connect("stats_1m", to_out)
+    ctx.connect("stats_1m", from_stats_1m)
 
 
 def run_local(inputs):

@@ -47,7 +47,11 @@ class BuildContext:
         raise NotImplementedError
 
     def connect(self, node_id: str, push: Push) -> None:
-        """Send the output of a source or stateful operator to ``push``."""
+        """Send the output of a source or stateful operator to ``push``.
+
+        An operator's ``push`` gets what each timer and the end of the stream release, even
+        when that is nothing, so that it also hands on the operator's side outputs.
+        """
         self.outputs[node_id] = push
 
     def failures(self, node_ids: tuple[str, ...]) -> Callable[[dict, Exception], None]:
@@ -76,7 +80,7 @@ class BuildContext:
         """End of stream: flush every operator in topological order, pushing what it releases."""
         for node_id, operator in self.operators:
             released = operator.flush()
-            if released and node_id in self.outputs:
+            if node_id in self.outputs:
                 self.outputs[node_id](released)
 
     def fire_timers(self, now_ns: int, live: bool = True) -> None:
@@ -89,7 +93,7 @@ class BuildContext:
             if not live and not getattr(operator, "processing_time", False):
                 continue
             released = operator.on_timer(now_ns)
-            if released and node_id in self.outputs:
+            if node_id in self.outputs:
                 self.outputs[node_id](released)
 
 

@@ -17,6 +17,7 @@ from runtime_lib.timeutil import NS_PER_SECOND, format_duration
 
 from ..components import REGISTRY
 from ..diagnostics import Diagnostic, DiagnosticError
+from ..ir import node_path
 from ..load.document import Document
 from ..pydantic_errors import diagnostics_from
 from .spec import ClassicJobSpec, ClassicOverrides, ClassicSpec
@@ -51,23 +52,10 @@ def default_store_url(spec: ClassicSpec) -> str:
     return f"sqlite:///mdp-data/{spec.tenant_id}/{spec.pipeline_id}.db"
 
 
-class _Spans:
-    """The span tables of the lowered document, filled from spans of the classic one."""
-
-    def __init__(self, doc: Document) -> None:
-        self.doc = doc
-        self.values: dict = {}
-        self.keys: dict = {}
-
-    def point(self, path: tuple, at: tuple, key_at: tuple | None = None) -> None:
-        """Make ``path`` of the lowered data point where ``at`` is in the classic file."""
-        self.values[path] = self.doc.span(at)
-        self.keys[path] = self.doc.span(key_at or at, prefer_key=True)
-
-    def keep(self, prefix: tuple) -> None:
-        """Keep the classic spans of everything under ``prefix`` at the same paths."""
-        for table, mine in ((self.doc.values, self.values), (self.doc.keys, self.keys)):
-            mine.update({p: s for p, s in table.items() if p[: len(prefix)] == prefix})
+def _point(lowered: Document, doc: Document, path: tuple, at: tuple, key: bool = False) -> None:
+    """Make ``path`` of the lowered document point where ``at`` is in the classic one (its
+    value, or with ``key`` its key; the key of ``path`` always points at the key of ``at``)."""
+    lowered.point(path, doc.span(at, prefer_key=key), doc.span(at, prefer_key=True))
 
 
 def _mapping(data: object, *path: str) -> dict:
@@ -159,23 +147,23 @@ def _given(overrides: ClassicOverrides, name: str, default: object) -> tuple[obj
     return (value, OVERRIDES + (name,)) if value is not None else (default, None)
 
 
-def _node(spans: _Spans, index: int, at: tuple, node: dict, params: dict[str, tuple]) -> dict:
+def _node(
+    lowered: Document, doc: Document, index: int, at: tuple, node: dict, params: dict[str, tuple]
+) -> dict:
     """Node ``index`` of the lowered DAG, pointing at the classic field ``at``.
 
     ``params`` maps each param to its value and the classic path that set it (None: a default,
     which points at ``at`` too). The node's id points at the key of ``at``.
     """
-    base = ("dag", "nodes", index)
     for part in ((), ("type",), ("params",)):
-        spans.point(base + part, at)
-    spans.point(base + ("id",), at)
-    spans.values[base + ("id",)] = spans.keys[base + ("id",)]
+        _point(lowered, doc, node_path(index, *part), at)
+    _point(lowered, doc, node_path(index, "id"), at, key=True)
     for name, (_value, where) in params.items():
-        spans.point(base + ("params", name), where or at)
+        _point(lowered, doc, node_path(index, "params", name), where or at)
     return {**node, "params": {name: value for name, (value, _where) in params.items()}}
 
 
-def _source(spec: ClassicSpec, overrides: ClassicOverrides, spans: _Spans) -> dict:
+def _source(spec: ClassicSpec, overrides: ClassicOverrides, lowered: Document, doc: Document) -> dict:
     node_type = SOURCE_TYPES[spec.source]
     params: dict[str, tuple] = {}
     if spec.symbols is not None:
@@ -189,39 +177,40 @@ def _source(spec: ClassicSpec, overrides: ClassicOverrides, spans: _Spans) -> di
         params["speed"] = _given(overrides, "replay_speed", DEFAULT_REPLAY_SPEED)
     elif "stream" in REGISTRY[node_type].params.model_fields:
         params["stream"] = ("trades", None)  # bars are built from trades, not from quote midpoints
-    return _node(spans, 0, SPEC + ("source",), {"id": SOURCE_ID, "type": node_type}, params)
+    return _node(lowered, doc, 0, SPEC + ("source",), {"id": SOURCE_ID, "type": node_type}, params)
 
 
-def _bars(overrides: ClassicOverrides, spans: _Spans) -> dict:
+def _bars(overrides: ClassicOverrides, lowered: Document, doc: Document) -> dict:
     window, window_at = _given(overrides, "bar_window_sec", DEFAULT_BAR_WINDOW_SEC)
     lateness, lateness_at = _given(overrides, "bar_allowed_lateness_sec", DEFAULT_LATENESS_SEC)
     params = {
         "window": (seconds_text(window), window_at),
         "allowed_lateness": (seconds_text(lateness), lateness_at),
     }
-    return _node(spans, 1, SPEC + ("operator",), {"id": BARS_ID, "type": "operator.resample_ohlc"}, params)
+    node = {"id": BARS_ID, "type": "operator.resample_ohlc"}
+    return _node(lowered, doc, 1, SPEC + ("operator",), node, params)
 
 
-def _store(spec: ClassicSpec, overrides: ClassicOverrides, spans: _Spans) -> dict:
+def _store(spec: ClassicSpec, overrides: ClassicOverrides, lowered: Document, doc: Document) -> dict:
     params = {"url": _given(overrides, "database_url", default_store_url(spec))}
-    return _node(spans, 2, SPEC + ("sink",), {"id": STORE_ID, "type": "sink.store"}, params)
+    return _node(lowered, doc, 2, SPEC + ("sink",), {"id": STORE_ID, "type": "sink.store"}, params)
 
 
-def _run(doc: Document, spec: ClassicSpec, spans: _Spans) -> dict:
+def _run(spec: ClassicSpec, lowered: Document, doc: Document) -> dict:
     """The file's run section plus the spec's duration and its ids as metrics labels."""
     run = copy.deepcopy(doc.data.get("run") or {})
-    spans.keep(("run",))
-    if ("run",) not in spans.values:
-        spans.point(("run",), SPEC)
+    lowered.copy_spans(("run",), doc, ("run",))
+    if ("run",) not in lowered.values:
+        _point(lowered, doc, ("run",), SPEC)
     if spec.duration_sec is not None:
         run["duration"] = seconds_text(spec.duration_sec)
-        spans.point(("run", "duration"), SPEC + ("duration_sec",))
+        _point(lowered, doc, ("run", "duration"), SPEC + ("duration_sec",))
     labels = run.setdefault("labels", {})
-    if ("run", "labels") not in spans.values:
-        spans.point(("run", "labels"), SPEC)
+    if ("run", "labels") not in lowered.values:
+        _point(lowered, doc, ("run", "labels"), SPEC)
     for name in ("tenant_id", "pipeline_id"):
         labels[name] = getattr(spec, name)
-        spans.point(("run", "labels", name), SPEC + (name,))
+        _point(lowered, doc, ("run", "labels", name), SPEC + (name,))
     return run
 
 
@@ -245,25 +234,26 @@ def lower_classic(doc: Document) -> tuple[Document, list[Diagnostic]]:
         raise DiagnosticError(fatal + problems)
     spec = job.classic.spec
     overrides = spec.overrides or ClassicOverrides()
-    spans = _Spans(doc)
+    lowered = Document(file=doc.file, text=doc.text, data={}, texts=doc.texts)
+    _point(lowered, doc, (), ())
     for key in ("name", "mode", "description"):
-        spans.keep((key,))
-    spans.point((), ())
-    spans.point(("dag",), ("classic",))
-    spans.point(("dag", "nodes"), SPEC)
-    nodes = [_source(spec, overrides, spans), _bars(overrides, spans), _store(spec, overrides, spans)]
-    spans.point(("dag", "edges"), SPEC)
+        lowered.copy_spans((key,), doc, (key,))
+    _point(lowered, doc, ("dag",), ("classic",))
+    _point(lowered, doc, ("dag", "nodes"), SPEC)
+    nodes = [
+        _source(spec, overrides, lowered, doc),
+        _bars(overrides, lowered, doc),
+        _store(spec, overrides, lowered, doc),
+    ]
+    _point(lowered, doc, ("dag", "edges"), SPEC)
     for index, at in enumerate(("operator", "sink")):
-        spans.point(("dag", "edges", index), SPEC + (at,))
-    data = {
+        _point(lowered, doc, ("dag", "edges", index), SPEC + (at,))
+    lowered.data = {
         "name": doc.data["name"],
         "mode": "dag",
         "dag": {"nodes": nodes, "edges": [[SOURCE_ID, BARS_ID], [BARS_ID, STORE_ID]]},
     }
     if "description" in doc.data:
-        data["description"] = doc.data["description"]
-    data["run"] = _run(doc, spec, spans)
-    lowered = Document(
-        file=doc.file, text=doc.text, data=data, values=spans.values, keys=spans.keys, texts=doc.texts
-    )
+        lowered.data["description"] = doc.data["description"]
+    lowered.data["run"] = _run(spec, lowered, doc)
     return lowered, problems

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from runtime_lib.timeutil import MAX_DURATION_NS, NS_PER_SECOND
 
+from ..components.base import Strict
 from ..spec import JobName, RunSpec
 
 MAX_SECONDS = MAX_DURATION_NS // NS_PER_SECOND  # the longest duration mdp accepts, 3650 days
@@ -20,11 +21,14 @@ MAX_SECONDS = MAX_DURATION_NS // NS_PER_SECOND  # the longest duration mdp accep
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max_length=100)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+class _StrictTypes(Strict):
+    """A :class:`~compiler.components.base.Strict` model whose values are not coerced either:
+    ``"50"`` is not a number, and neither are ``.nan`` and ``.inf``."""
+
+    model_config = ConfigDict(strict=True, allow_inf_nan=False)
 
 
-class ClassicOverrides(_Strict):
+class ClassicOverrides(_StrictTypes):
     """Tuning of the lowered nodes; each key is used or rejected, none is ignored."""
 
     ticks_per_sec: float | None = Field(
@@ -41,7 +45,7 @@ class ClassicOverrides(_Strict):
     database_url: str | None = Field(None, min_length=1, description="the store's sqlite:/// URL")
 
 
-class ClassicSpec(_Strict):
+class ClassicSpec(_StrictTypes):
     """The linear pipeline: ``source -> operator -> sink``."""
 
     tenant_id: Identifier = Field(description="metrics label tenant_id; part of the default store path")
@@ -56,13 +60,13 @@ class ClassicSpec(_Strict):
     overrides: ClassicOverrides | None = None
 
 
-class ClassicSection(_Strict):
+class ClassicSection(_StrictTypes):
     """The ``classic:`` section of a config."""
 
     spec: ClassicSpec
 
 
-class ClassicJobSpec(_Strict):
+class ClassicJobSpec(_StrictTypes):
     """A whole config in classic mode (``mode: classic``)."""
 
     name: JobName

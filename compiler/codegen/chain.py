@@ -1,9 +1,12 @@
-"""Write the body of one fused loop: a chain of maps and filters over a record ``r``.
+"""Write the body of one fused loop: a chain of stateless members over a record ``r``.
 
-Fields are tracked symbolically while the chain is written: a field a map computes is held as
-pending code and evaluated only where it is first needed (a later condition reads it, or the
-output record is built), so a filter after a map skips the map's work for rejected records.
-Input records are never modified: a changed record is built as a new dict.
+Each member's component writes its own code through its
+:class:`~compiler.components.base.Inline` hook, using the methods of :class:`ChainWriter`; the
+writer knows no operator by name. Fields are tracked symbolically while the chain is written: a
+field a member computes is held as pending code and evaluated only where it is first needed (a
+later condition reads it, or the output record is built), so a filter after a map skips the
+map's work for rejected records. Input records are never modified: a changed record is built
+as a new dict.
 """
 
 from __future__ import annotations
@@ -34,11 +37,8 @@ class MemberCount:
 
 
 def drops(node: Node) -> bool:
-    """Whether a stateless node can remove records (a filter, a plugin returning None, or a
-    router without a default)."""
-    if node.type == "operator.router":
-        return node.params.default is None
-    return node.type == "operator.filter" or (node.type == "operator.map" and node.params.is_plugin())
+    """Whether a stateless node can remove records, as its component's inline hook says."""
+    return node.component.inline.drops(node.params)
 
 
 @dataclass
@@ -47,17 +47,20 @@ class ChainCode:
 
     body: list[str] = field(default_factory=list)
     members: list[MemberCount] = field(default_factory=list)
-    plugins: list[tuple[str, str, str]] = field(default_factory=list)
     imports: set[str] = field(default_factory=set)
     setup: list[str] = field(default_factory=list)
     outputs: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
 class ChainWriter:
-    """Turns the members of a fused node into loop-body lines (see the module docstring)."""
+    """Turns the members of a fused node into loop-body lines (see the module docstring).
 
-    def __init__(self, names: Names, upstream: Schema) -> None:
+    ``targets`` maps each successor id of the fused node to its push function.
+    """
+
+    def __init__(self, names: Names, upstream: Schema, targets: dict[str, str]) -> None:
         self.names = names
+        self.targets = targets
         self.code = ChainCode()
         self.base = "r"
         self.schema = upstream
@@ -65,14 +68,14 @@ class ChainWriter:
         self.pending: dict[str, str] = {}
         self.order: list[str] | None = None  # the exact fields once the record is rebuilt
         self.changed: list[str] = []
-        self.router: tuple[Node, list[str]] | None = None
+        self.reject: list[str] = []  # the lines that drop the record, for the member being written
 
-    # -- field access -------------------------------------------------------------------
+    # -- what an inline hook uses -------------------------------------------------------
     def _read(self, name: str, default: ast.expr | None = None) -> ast.expr:
         """Code reading a field: a local if the chain computed it, ``r.get`` for an optional
         field (absent reads as None), ``r[...]`` otherwise (absent raises: the record is set aside)."""
         if name in self.pending:
-            local = self.names.take("v", name)
+            local = self.local(name)
             self.code.body.append(f"{local} = {self.pending.pop(name)}")
             self.locals[name] = local
         if name in self.locals:
@@ -98,67 +101,46 @@ class ChainWriter:
         items = ", ".join(f"{name!r}: {self._value(name)}" for name in self.changed)
         return "{**" + self.base + ", " + items + "}"
 
-    def _render(self, expr: Expression) -> str:
+    def render(self, expr: Expression) -> str:
+        """Code for the value of ``expr`` on the current record (fields it reads are computed first)."""
         if expr.uses_math:
-            self.code.imports.add("import math")
+            self.require("import math")
         record = ast.parse(self.record(), mode="eval").body if expr.reads_whole_record else None
         return render(expr, self._read, record)
 
-    # -- members ------------------------------------------------------------------------
-    def add(self, node: Node, stats_var: str, comment: str, count_drops: bool) -> None:
-        """Append the lines of one member (a map or a filter) to the loop body.
+    def line(self, code: str) -> None:
+        """Append one line to the loop body."""
+        self.code.body.append(code)
 
-        ``count_drops`` False: this member's drops are derived after the loop instead.
-        """
-        self.code.body.append(f"# {comment}")
-        count = MemberCount(node, stats_var, derived=drops(node) and not count_drops)
-        if drops(node) and count_drops:
-            count.drop_var = self.names.take("drop", node.id)
-        reject = ([f"    {count.drop_var} += 1"] if count.drop_var else []) + ["    continue"]
-        if node.type == "operator.filter":
-            condition = self._render(next(iter(node.expressions.values())))
-            self.code.body += [f"if not ({condition}):"] + reject
-        elif node.type == "operator.hash_partition":
-            key = self._render(node.expressions[("key",)])
-            self.code.imports.add("from runtime_lib.hashing import stable_hash")
-            self._assign({node.params.field: f"stable_hash({key}) % {node.params.num_partitions}"}, keep=None)
-        elif node.type == "operator.router":
-            self.router = (node, reject)
-        elif node.params.is_plugin():
-            module, func = node.params.fn.strip().split(":")
-            alias = self.names.take("plugin", func)
-            self.code.plugins.append((module, func, alias))
-            result = self.names.take("v", f"{node.id}_out")
-            self.code.body += [f"{result} = {alias}({self.record()})", f"if {result} is None:"] + reject
-            self.base, self.locals, self.pending, self.order, self.changed = result, {}, {}, None, []
-        else:
-            self._map(node)
-        self.schema = node.schema
-        self.code.members.append(count)
+    def before_loop(self, code: str) -> None:
+        """Add one line that runs once per batch, before the loop."""
+        self.code.setup.append(code)
 
-    def _map(self, node: Node) -> None:
-        params = node.params
-        if params.fields is not None or params.select is not None:
-            computed = {
-                name: self._render(node.expressions[("fields", name)]) for name in params.fields or {}
-            }
-            self._assign(computed, keep=params.select)
-            return
-        expr = node.expressions[("expr",)] if params.expr is not None else node.expressions[("fn",)]
-        body = expr.body
-        computed, unpacks = {}, False
-        for key, value in zip(body.keys, body.values):
-            if key is None:
-                unpacks = True
-                continue
-            sub = Expression(
-                expr.text, value, expr.record_name, expr.fields, expr.uses_math, expr.reads_whole_record
-            )
-            computed[key.value] = self._render(sub)
-        keep = None if unpacks else list(computed)
-        self._assign(computed, keep=keep)
+    def require(self, import_line: str) -> None:
+        """Have the module import something the member's code uses (``import math``)."""
+        self.code.imports.add(import_line)
 
-    def _assign(self, computed: dict[str, str], keep: list[str] | None) -> None:
+    def local(self, hint: str) -> str:
+        """A fresh local variable named after ``hint`` (``v_<hint>``)."""
+        return self.names.take("v", hint)
+
+    def literal(self, value: object) -> str:
+        """Source text of a config value (see :func:`~compiler.codegen.literals.py_literal`)."""
+        return py_literal(value)
+
+    def plugin_function(self, path: str) -> str:
+        """The local name of the plugin function at ``module:function``, imported by the module."""
+        module, func = path.split(":")
+        alias = self.names.take("plugin", func)
+        self.require(f"from {module} import {func} as {alias}")
+        return alias
+
+    def drop_if(self, test: str) -> None:
+        """Drop the record when ``test`` holds (counted as the member's ``dropped``)."""
+        self.code.body += [f"if {test}:"] + self.reject
+
+    def assign(self, computed: dict[str, str], keep: list[str] | None = None) -> None:
+        """Set fields to code (held pending until read); then, with ``keep``, keep only those fields."""
         for name, code in computed.items():
             self.locals.pop(name, None)
             self.pending[name] = code
@@ -173,28 +155,43 @@ class ChainWriter:
                     self.pending[name] = ast.unparse(self._read(name))
             self.order = list(keep)
 
-    def finish(self, targets: dict[str, str]) -> ChainCode:
-        """Close the loop body with the hand-over of the output record, and return the pieces.
+    def replace_record(self, local: str) -> None:
+        """From here on the record is the dict in ``local``, whose fields the chain does not know."""
+        self.base, self.locals, self.pending, self.order, self.changed = local, {}, {}, None, []
 
-        ``targets`` maps each successor id to its push function. A chain ending in a router
-        fills one list per successor; any other chain fills one list that every successor gets.
+    def split(self) -> dict[str, str]:
+        """Give each successor its own output batch, and return the list each one fills.
+
+        The member then hands every record to one of them, as the chain's last member: the
+        loop's default hand-over (one batch that every successor gets) is left out.
         """
-        if self.router is None:
-            self.code.setup.append("append = out.append")
-            self.code.body.append(f"append({self.record()})")
-            self.code.outputs.append(("out", list(targets.values())))
-            return self.code
-        node, reject = self.router
-        lists = {target: self.names.take("out", target) for target in targets}
-        self.code.outputs += [(lists[target], [push]) for target, push in targets.items()]
-        routes = ", ".join(
-            f"{py_literal(value)}: {lists[target]}.append" for value, target in node.params.routes.items()
-        )
-        default = f"{lists[node.params.default]}.append" if node.params.default is not None else "None"
-        self.code.setup.append(f"route = {{{routes}}}.get")
-        key = self._render(node.expressions[("key",)])
-        self.code.body += [f"target = route({key}, {default})"]
-        if node.params.default is None:
-            self.code.body += ["if target is None:"] + reject
-        self.code.body.append(f"target({self.record()})")
+        lists = {target: self.names.take("out", target) for target in self.targets}
+        self.code.outputs += [(lists[target], [push]) for target, push in self.targets.items()]
+        return lists
+
+    # -- what the module writer uses ----------------------------------------------------
+    def add(self, node: Node, stats_var: str, comment: str, count_drops: bool) -> None:
+        """Append the lines of one member to the loop body, written by its component.
+
+        ``count_drops`` False: this member's drops are derived after the loop instead.
+        """
+        self.code.body.append(f"# {comment}")
+        count = MemberCount(node, stats_var, derived=drops(node) and not count_drops)
+        if drops(node) and count_drops:
+            count.drop_var = self.names.take("drop", node.id)
+        self.reject = ([f"    {count.drop_var} += 1"] if count.drop_var else []) + ["    continue"]
+        node.component.inline.write(self, node)
+        self.schema = node.schema
+        self.code.members.append(count)
+
+    def finish(self) -> ChainCode:
+        """Close the loop body and return the pieces.
+
+        Unless a member split the stream, the output record goes into one list that every
+        successor gets.
+        """
+        if not self.code.outputs:
+            self.before_loop("append = out.append")
+            self.line(f"append({self.record()})")
+            self.code.outputs.append(("out", list(self.targets.values())))
         return self.code

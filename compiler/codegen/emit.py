@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import gc
+import sys
 from importlib import resources
 
 import black
@@ -14,6 +16,7 @@ from ..ir import Node
 from ..plan import Plan
 from .chain import ChainWriter, MemberCount, drops
 from .env_refs import with_env_refs
+from .format import format_module
 from .literals import call, comment_text, py_literal, raw
 from .names import Names
 from .run_defaults import run_defaults
@@ -33,7 +36,7 @@ _MODULE_NAMES = (
     "CONFIG_SHA256",
     "RUN_DEFAULTS",
 )
-BLACK_MODE = black.Mode(line_length=100)
+BLACK_MODE = black.Mode(line_length=110)  # the project's own, in pyproject.toml
 
 
 def _environment() -> jinja2.Environment:
@@ -51,30 +54,6 @@ def _environment() -> jinja2.Environment:
     env.filters["py"] = py_literal
     env.filters["comment"] = comment_text
     return env
-
-
-def _summary(node: Node) -> str:
-    """A short description of a stateless member for its comment (its expression text)."""
-    params = node.params
-    if node.type == "operator.filter":
-        return "where " + params.condition()[1]
-    if node.type == "operator.hash_partition":
-        return f"{params.field} = stable_hash({params.key}) % {params.num_partitions}"
-    if node.type == "operator.router":
-        routes = ", ".join(f"{value!r} -> {target!r}" for value, target in params.routes.items())
-        return f"route by {params.key}: {routes}" + (
-            f", else -> {params.default!r}" if params.default else ""
-        )
-    parts = []
-    if params.fields:
-        parts.append("fields " + ", ".join(f"{k} = {v}" for k, v in params.fields.items()))
-    if params.select is not None:
-        parts.append("select " + ", ".join(params.select))
-    if params.expr is not None:
-        parts.append("expr " + params.expr)
-    if params.fn is not None:
-        parts.append("fn " + params.fn)
-    return "; ".join(parts)
 
 
 class _ModuleWriter:
@@ -124,7 +103,7 @@ class _ModuleWriter:
         return [self.entry[s.id] for s in self.pipeline.main_successors(node.id)]
 
     def _output_of(self, node: Node) -> str:
-        """The function that receives a source's or operator's output (a fan-out if several)."""
+        """The function that receives a source's output (a fan-out if it feeds several nodes)."""
         targets = self._targets(node)
         if len(targets) == 1:
             return targets[0]
@@ -150,24 +129,25 @@ class _ModuleWriter:
         self._construct(
             node, f"{var} = " + call("ctx.operator", node.id, node.type, raw(cls), **self._kwargs(node))
         )
-        targets = self._targets(node)
+        out_fn = self.names.take("from", node.id)
         template = self.env.get_template("stateful.py.j2")
         side_outputs = [(port, self.entry[succ.id]) for port, succ in self.pipeline.port_successors(node.id)]
         self.functions.append(
             template.render(
                 fn_name=self.entry[node.id],
+                out_fn=out_fn,
                 node_var=var,
-                targets=targets,
+                targets=self._targets(node),
                 side_outputs=side_outputs,
                 batch_limit=node.component.batch_limit(node.params),
             )
         )
-        if targets:
-            self.wiring.append(call("ctx.connect", node.id, raw(self._output_of(node))))
+        self.wiring.append(call("ctx.connect", node.id, raw(out_fn)))
 
     def stateless(self, node: Node) -> None:
         members = node.chain()
-        writer = ChainWriter(self.names, members[0].input_schema)
+        targets = {s.id: self.entry[s.id] for s in self.pipeline.successors(node.id)}
+        writer = ChainWriter(self.names, members[0].input_schema, targets)
         fail_var = self.names.take("fail", node.id)
         last_dropper = max((i for i, m in enumerate(members) if drops(m)), default=None)
         for index, member in enumerate(members):
@@ -176,13 +156,11 @@ class _ModuleWriter:
             if member is members[-1]:
                 lines.append(f"{fail_var} = " + call("ctx.failures", tuple(m.id for m in members)))
             self._construct(member, *lines)
-            comment = comment_text(f"{member.location} node {member.id!r}: {_summary(member)}")
+            summary = member.component.inline.summary(member.params)
+            comment = comment_text(f"{member.location} node {member.id!r}: {summary}")
             writer.add(member, stats_var, comment, count_drops=index != last_dropper)
-        targets = {s.id: self.entry[s.id] for s in self.pipeline.successors(node.id)}
-        code = writer.finish(targets)
+        code = writer.finish()
         self.imports.update(code.imports)
-        for module, func, alias in code.plugins:
-            self.imports.add(f"from {module} import {func} as {alias}")
         counters = _counter_lines(code.members)
         counts_set_aside = counters[0].startswith("set_aside")
         self.functions.append(
@@ -267,10 +245,10 @@ def _sorted_imports(imports: set[str]) -> list[str]:
     """Standard-library imports first, then runtime_lib, then plugins, each group sorted."""
 
     def group(line: str) -> int:
-        module = line.split()[1]
-        if module.startswith("runtime_lib"):
+        package = line.split()[1].split(".")[0]
+        if package == "runtime_lib":
             return 1
-        return 0 if module in ("math", "operator") else 2
+        return 0 if package in sys.stdlib_module_names else 2
 
     ordered = sorted(imports, key=lambda line: (group(line), line))
     result, previous = [], None
@@ -282,9 +260,24 @@ def _sorted_imports(imports: set[str]) -> list[str]:
     return result
 
 
+def render(plan: Plan) -> str:
+    """The module for ``plan`` as the templates write it, before formatting."""
+    return _ModuleWriter(plan, _environment()).render()
+
+
+def finish(source: str) -> str:
+    """A rendered module formatted with black, after proving that it parses."""
+    formatted = format_module(source, BLACK_MODE)
+    collecting = gc.isenabled()
+    gc.disable()  # the syntax tree holds no cycles: collecting while it is built only costs time
+    try:
+        ast.parse(formatted)
+    finally:
+        if collecting:
+            gc.enable()
+    return formatted
+
+
 def emit(plan: Plan) -> str:
     """Render the module for ``plan``, format it with black, and prove that it parses."""
-    source = _ModuleWriter(plan, _environment()).render()
-    formatted = black.format_str(source, mode=BLACK_MODE)
-    ast.parse(formatted)
-    return formatted
+    return finish(render(plan))

@@ -34,13 +34,12 @@ def _strings(value: object, path: tuple) -> list[tuple[tuple, str]]:
 
 def check_references(pipeline: Pipeline) -> list[Diagnostic]:
     """A located diagnostic for each malformed reference in the params of instantiated nodes."""
-    doc, found = pipeline.doc, []
+    found = []
     for node_id in pipeline.graph:
         node = pipeline.node(node_id)
         if node.component is None or node.component.runtime is None:
             continue
-        base = ("dag", "nodes", node.order, "params")
-        params = doc.data["dag"]["nodes"][node.order].get("params") or {}
+        params = pipeline.doc.value_at(node.path + ("params",)) or {}
         code_params = set(node.component.expressions(node.params))
         for path, text in _strings(params, ()):
             if "${" not in text or any(path[: len(p)] == p for p in code_params):
@@ -48,9 +47,8 @@ def check_references(pipeline: Pipeline) -> list[Diagnostic]:
             try:
                 split_references(text)
             except ReferenceSyntaxError as exc:
-                found.append(
-                    Diagnostic(doc.expression_span(base + path, exc.start, exc.end), exc.message, _HINT)
-                )
+                span = pipeline.expression_span(node, ("params", *path), exc.start, exc.end)
+                found.append(Diagnostic(span, exc.message, _HINT))
     return found
 
 

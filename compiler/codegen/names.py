@@ -18,6 +18,7 @@ class Names:
 
     def __init__(self) -> None:
         self._taken: set[str] = set()
+        self._tried: dict[str, int] = {}  # the number last tried after each name (all below are taken)
 
     def claim(self, name: str) -> str:
         """``name`` itself if no one has it yet, else ``name_2``, ``name_3``, ...
@@ -26,10 +27,12 @@ class Names:
         >>> names.claim("JsonlSink"), names.claim("JsonlSink")
         ('JsonlSink', 'JsonlSink_2')
         """
-        candidate, n = name, 1
+        n = self._tried.get(name, 1)
+        candidate = name if n == 1 else f"{name}_{n}"
         while candidate in self._taken or keyword.iskeyword(candidate):
             n += 1
             candidate = f"{name}_{n}"
+        self._tried[name] = n
         self._taken.add(candidate)
         return candidate
 

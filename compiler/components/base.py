@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo, WithJsonSchema
 
@@ -12,11 +12,45 @@ from runtime_lib.timeutil import parse_duration_ns
 
 from ..schema import Schema
 
+if TYPE_CHECKING:
+    from ..codegen.chain import ChainWriter
+    from ..ir import Node
 
-class Params(BaseModel):
-    """Base of every params model: unknown keys are errors, never silently ignored."""
+
+class Strict(BaseModel):
+    """Base of every model of config text (the job's shape, classic specs, component params):
+    unknown keys are errors, never silently ignored, and a validated model is frozen."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Params = Strict
+"""The base every params model subclasses, a plugin's too: :class:`Strict` under the name
+components import."""
+
+
+class Problem(NamedTuple):
+    """A problem a component finds in its params: the param path to blame, a message, a hint."""
+
+    path: tuple
+    message: str
+    hint: str | None = None
+
+
+class Feeder(NamedTuple):
+    """A node whose records reach another node's main input: its id, type name and params."""
+
+    id: str
+    type: str
+    params: Any
+
+
+class Port(NamedTuple):
+    """A named output port: its name (``"late"``), the node id it feeds, and the param naming it."""
+
+    name: str
+    target: str
+    path: tuple
 
 
 def _duration(value: Any) -> int:
@@ -52,27 +86,43 @@ class Code:
 
 
 @dataclass(frozen=True)
+class Inline:
+    """How a stateless operator is written into a fused loop, all in one place.
+
+    ``write(writer, node)`` appends the operator's code for one record through the methods of
+    :class:`~compiler.codegen.chain.ChainWriter` (render an expression, assign fields, drop the
+    record, split the stream); ``drops(params)`` says whether it can remove records, which it
+    then does with ``writer.drop_if``; ``summary(params)`` is the text of its comment in the loop.
+    """
+
+    write: Callable[[ChainWriter, Node], None]
+    summary: Callable[[Any], str]
+    drops: Callable[[Any], bool] = lambda params: False
+
+
+@dataclass(frozen=True)
 class Component:
     """One node type: ``provider.*``, ``operator.*`` or ``sink.*``.
 
     ``expressions`` names the params that hold expressions (by param path); ``output`` derives
     the output schema from the params and the input schema; ``requires`` lists the fields the
     input must carry, each with the path (within the node) to blame when one is missing;
-    ``check`` returns further problems as (param path, message, hint); ``runtime`` is the
+    ``check`` returns further problems, each a :class:`Problem`; ``runtime`` is the
     ``module:Class`` the generated code instantiates, with keyword arguments from ``kwargs``
-    (absent for stateless operators, which are inlined).
+    (absent for stateless operators, whose ``inline`` writes them into fused loops instead).
 
-    ``side_outputs`` maps named output ports (``"late"``) to the node ids the params send them
-    to: the compiler adds those edges itself. ``port_schema`` gives the schema a port carries
-    (default: the node's output schema). ``splits`` marks a stateless node that sends each
+    ``side_outputs`` lists the named output ports (``"late"``), each a :class:`Port` with the
+    node id the params send it to and the param naming it: the compiler adds those edges
+    itself. ``port_schema`` gives the schema a port carries (default: the node's output
+    schema). ``splits`` marks a stateless node that sends each
     record to one of its successors (a router): it always ends a fused chain. ``batch_limit``
     gives the most records one push downstream may carry (``operator.buffer``'s ``max_items``):
     the generated code cuts what the operator releases into runs of that many.
 
     ``bind(params, upstream, feeders)`` settles params that depend on the input, once its
-    schema is known: ``feeders`` holds (node id, type name, params) of each node feeding the
-    main input. It returns the params to use from then on (a default filled in, such as
-    resample_ohlc's ``input``) and further problems as (param path, message, hint).
+    schema is known: ``feeders`` holds a :class:`Feeder` for each node feeding the main input.
+    It returns the params to use from then on (a default filled in, such as resample_ohlc's
+    ``input``) and further problems, each a :class:`Problem`.
 
     ``files`` lists the files the node opens, as (param path, mode, path text): mode ``read``
     (a source's input), ``write`` (truncated and written by this node alone) or ``update``
@@ -88,17 +138,18 @@ class Component:
     kwargs: Callable[[Any], dict] | None = None
     expressions: Callable[[Any], dict[tuple, str]] = lambda params: {}
     requires: Callable[[Any], list[tuple[tuple, str]]] = lambda params: []
-    check: Callable[[Any], list[tuple[tuple, str, str | None]]] = lambda params: []
-    side_outputs: Callable[[Any], dict[str, str]] = lambda params: {}
+    check: Callable[[Any], list[Problem]] = lambda params: []
+    side_outputs: Callable[[Any], list[Port]] = lambda params: []
     port_schema: Callable[[str, Any, Schema | None, Schema | None], Schema | None] = (
         lambda port, params, upstream, output: output
     )
     splits: bool = False
     batch_limit: Callable[[Any], int | None] = lambda params: None
-    bind: Callable[
-        [Any, Schema | None, list[tuple[str, str, Any]]], tuple[Any, list[tuple[tuple, str, str | None]]]
-    ] = lambda params, upstream, feeders: (params, [])
+    bind: Callable[[Any, Schema | None, list[Feeder]], tuple[Any, list[Problem]]] = (
+        lambda params, upstream, feeders: (params, [])
+    )
     files: Callable[[Any], list[tuple[tuple, str, str]]] = lambda params: []
+    inline: Inline | None = None
 
     @property
     def kind(self) -> str:
@@ -108,4 +159,4 @@ class Component:
     @property
     def stateless(self) -> bool:
         """Stateless operators are inlined into fused loops instead of instantiated."""
-        return self.kind == "operator" and self.runtime is None
+        return self.kind == "operator" and self.inline is not None

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from ..schema import BAR, TICK
-from .base import Component, Params
+from .base import Component, Params, Problem
 from .bounds import BatchSize
 
 SecType = Literal["STK", "FUT", "CASH", "IND", "CRYPTO"]
@@ -121,24 +121,24 @@ class IbkrParams(Params):
         return value
 
 
-def _check(params: IbkrParams) -> list[tuple[tuple, str, str | None]]:
+def _check(params: IbkrParams) -> list[Problem]:
     """Cross-field problems: a repeated symbol, a future without expiry, a misplaced option."""
-    problems: list[tuple[tuple, str, str | None]] = []
+    problems: list[Problem] = []
     seen: dict[str, int] = {}
     for index, spec in enumerate(params.symbols):
         if spec.symbol in seen:  # records carry only the symbol: both would make one series
             message = f"symbol {spec.symbol!r} is listed twice (also at symbols.{seen[spec.symbol]})"
-            problems.append((("symbols", index), message, "list each symbol once"))
+            problems.append(Problem(("symbols", index), message, "list each symbol once"))
         seen.setdefault(spec.symbol, index)
         if spec.sec_type == "FUT" and spec.expiry is None:
             hint = "add expiry: YYYYMM (contract month) or YYYYMMDD"
-            problems.append((("symbols", index), f"future {spec.symbol!r} needs an expiry", hint))
+            problems.append(Problem(("symbols", index), f"future {spec.symbol!r} needs an expiry", hint))
         elif spec.sec_type != "FUT" and spec.expiry is not None:
             message = f"expiry applies only to sec_type FUT, not {spec.sec_type}"
-            problems.append((("symbols", index, "expiry"), message, "remove expiry"))
+            problems.append(Problem(("symbols", index, "expiry"), message, "remove expiry"))
     if "tick_by_tick_type" in params.model_fields_set and params.stream != "tick_by_tick":
         message = f"tick_by_tick_type applies only to stream: tick_by_tick, not {params.stream}"
-        problems.append((("tick_by_tick_type",), message, "remove it, or set stream: tick_by_tick"))
+        problems.append(Problem(("tick_by_tick_type",), message, "remove it, or set stream: tick_by_tick"))
     return problems
 
 

@@ -87,6 +87,8 @@ def component_problem(obj: object) -> str | None:
         return f"{obj.type_name}: kwargs must turn the params into the runtime class's keyword arguments"
     if obj.splits:
         return f"{obj.type_name}: only built-in operators can split a stream"
+    if obj.inline is not None:
+        return f"{obj.type_name}: only built-in operators are inlined into fused loops"
     return None
 
 

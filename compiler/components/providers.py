@@ -11,7 +11,7 @@ from runtime_lib.sources.synthetic import DEFAULT_START_TS, event_step_ns, ticks
 from runtime_lib.timeutil import format_duration
 
 from ..schema import TICK, TICK_FIELDS, Schema
-from .base import Component, Params
+from .base import Component, Params, Problem
 from .bounds import BatchSize, Speed, TickRate, TsBound, ordered_range
 
 MAX_COUNT = 10**12
@@ -78,14 +78,14 @@ def _replay_files(params: ReplayParams) -> list[tuple[tuple, str, str]]:
     return [(("path",), "read", params.path)]
 
 
-def _synthetic_check(params: SyntheticParams) -> list[tuple[tuple, str, str | None]]:
+def _synthetic_check(params: SyntheticParams) -> list[Problem]:
     """A count that would carry event time past 2100-01-01 (where sources stop accepting ticks)."""
     step = event_step_ns(params.rate)
     most = ticks_before_end(DEFAULT_START_TS, step)
     if params.count is None or params.count <= most:
         return []
     return [
-        (
+        Problem(
             ("count",),
             f"{params.count} ticks {format_duration(step)} apart run past 2100-01-01 in event time",
             f"at this rate at most {most} ticks fit; lower count or raise rate",

@@ -11,7 +11,7 @@ from runtime_lib.timeutil import format_duration
 
 from ..expressions import parse_expression
 from ..schema import BAR, BAR_FIELDS, Schema
-from .base import Component, Duration, Params, PositiveDuration
+from .base import Component, Duration, Feeder, Params, Port, PositiveDuration, Problem
 from .keys import key_code
 
 GETTERS = ("get_symbol", "get_price", "get_time")
@@ -95,32 +95,36 @@ def infer_input(upstream: Schema | None) -> str:
     return "ticks"
 
 
-def _bind(params: ResampleParams, upstream: Schema | None, feeders: list) -> tuple[ResampleParams, list]:
+def _bind(
+    params: ResampleParams, upstream: Schema | None, feeders: list[Feeder]
+) -> tuple[ResampleParams, list[Problem]]:
     """Settle ``input`` from the input schema, then check what bars input allows."""
     if params.input is None and infer_input(upstream) == "bars":
         params = params.model_copy(update={"input": "bars"})
     if params.input != "bars":
         return params, []
     problems = [
-        ((name,), f"{name} reads ticks, but this node resamples bars",
+        Problem((name,), f"{name} reads ticks, but this node resamples bars",
          "remove it, or set input: ticks if the input really carries ticks")
         for name in params.getters()
     ]  # fmt: skip
-    for feeder_id, type_name, feeder in feeders:
-        if type_name != "operator.resample_ohlc":
+    for feeder in feeders:
+        if feeder.type != "operator.resample_ohlc":
             continue
-        width, size = format_duration(feeder.window), format_duration(params.window)
-        if params.window % feeder.window:
+        bars = feeder.params
+        width, size = format_duration(bars.window), format_duration(params.window)
+        if params.window % bars.window:
+            message = f"window {size} is not a whole multiple of {width}, the interval of the bars"
+            hint = f"use a multiple of {width}, such as {format_duration(2 * bars.window)}"
+            problems.append(Problem(("window",), f"{message} from {feeder.id!r}", hint))
+        elif (params.offset - bars.offset) % bars.window:
+            message = (
+                f"offset {format_duration(params.offset)} splits the {width} bars from {feeder.id!r} "
+                f"(their offset is {format_duration(bars.offset)})"
+            )
             problems.append(
-                (("window",), f"window {size} is not a whole multiple of {width}, the interval of the bars "
-                 f"from {feeder_id!r}", f"use a multiple of {width}, such as {format_duration(2 * feeder.window)}")
-            )  # fmt: skip
-        elif (params.offset - feeder.offset) % feeder.window:
-            problems.append(
-                (("offset",), f"offset {format_duration(params.offset)} splits the {width} bars from "
-                 f"{feeder_id!r} (their offset is {format_duration(feeder.offset)})",
-                 f"the two offsets must differ by a multiple of {width}")
-            )  # fmt: skip
+                Problem(("offset",), message, f"the two offsets must differ by a multiple of {width}")
+            )
     return params, problems
 
 
@@ -173,7 +177,7 @@ COMPONENTS = (
         kwargs=_kwargs,
         expressions=_expressions,
         requires=_requires,
-        side_outputs=lambda params: {"late": params.late} if params.late != "drop" else {},
+        side_outputs=lambda params: [Port("late", params.late, ("late",))] if params.late != "drop" else [],
         port_schema=lambda port, params, upstream, output: upstream,
         bind=_bind,
     ),

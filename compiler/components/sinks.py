@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 
 from ..expressions import parse_expression
 from ..schema import BAR_FIELDS
-from .base import Component, Params
+from .base import Component, Feeder, Params, Problem
 from .keys import key_code
 
 STDOUT = "-"
@@ -54,20 +54,17 @@ def _is_symbol(key: str) -> bool:
     return key_code(parse_expression(key)).text == "itemgetter('symbol')"
 
 
-def _bind_store(params: StoreParams, upstream, feeders: list) -> tuple[StoreParams, list]:
+def _bind_store(params: StoreParams, upstream, feeders: list[Feeder]) -> tuple[StoreParams, list[Problem]]:
     """Refuse bars grouped by more than the symbol: the store keys rows on (symbol, interval, ts),
     so two such bars of one symbol and window would overwrite each other."""
     problems = []
-    for feeder_id, type_name, feeder in feeders:
-        if (
-            type_name == "operator.resample_ohlc"
-            and feeder.key_param() == "key"
-            and not _is_symbol(feeder.key)
-        ):
+    for feeder in feeders:
+        bars = feeder.params
+        if feeder.type == "operator.resample_ohlc" and bars.key_param() == "key" and not _is_symbol(bars.key):
             problems.append(
-                (
+                Problem(
                     (),
-                    f"bars from {feeder_id!r} are grouped by {feeder.key!r}, but the store keeps one "
+                    f"bars from {feeder.id!r} are grouped by {bars.key!r}, but the store keeps one "
                     "row per (symbol, interval, ts): bars of one symbol would overwrite each other",
                     "group the bars by symbol, or write them to sink.jsonl",
                 )

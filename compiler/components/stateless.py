@@ -1,16 +1,25 @@
-"""Stateless operators (map, filter): inlined by the compiler into fused loops."""
+"""Stateless operators (map, filter): inlined by the compiler into fused loops.
+
+Each component's :class:`~.base.Inline` hook writes its code into the loop (see
+:mod:`compiler.codegen.chain`).
+"""
 
 from __future__ import annotations
 
 import ast
 import re
+from typing import TYPE_CHECKING
 
 from pydantic import Field, model_validator
 
-from ..expressions import ExpressionError, parse_expression
+from ..expressions import Expression, ExpressionError, parse_expression
 from ..schema import Schema
-from .base import Component, Params
+from .base import Component, Inline, Params, Problem
 from .trust import PluginError, import_plugin
+
+if TYPE_CHECKING:
+    from ..codegen.chain import ChainWriter
+    from ..ir import Node
 
 PLUGIN_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -90,7 +99,7 @@ def record_keys(text: str) -> tuple[list[str], bool] | None:
     return keys, any(k is None for k in body.keys)
 
 
-def _map_check(params: MapParams) -> list[tuple[tuple, str, str | None]]:
+def _map_check(params: MapParams) -> list[Problem]:
     problems = []
     for name in ("expr", "fn"):
         text = getattr(params, name)
@@ -102,7 +111,7 @@ def _map_check(params: MapParams) -> list[tuple[tuple, str, str | None]]:
             continue  # reported with its column by the expression check
         if built is None:
             problems.append(
-                (
+                Problem(
                     (name,),
                     f"{name} must build a record as a {{...}} mapping with quoted keys",
                     "for example {'symbol': symbol, 'mid': (bid + ask) / 2}",
@@ -110,7 +119,7 @@ def _map_check(params: MapParams) -> list[tuple[tuple, str, str | None]]:
             )
         elif _unpack_not_first(text):
             problems.append(
-                (
+                Problem(
                     (name,),
                     "**x must come first in the record it builds",
                     "write {**x, 'field': ...}: the fields after it replace the record's",
@@ -119,12 +128,14 @@ def _map_check(params: MapParams) -> list[tuple[tuple, str, str | None]]:
     if params.is_plugin():
         if not PLUGIN_PATH.match(params.fn.strip()):
             problems.append(
-                (("fn",), f"not a plugin path: {params.fn!r}", "write a lambda, or package.module:function")
+                Problem(
+                    ("fn",), f"not a plugin path: {params.fn!r}", "write a lambda, or package.module:function"
+                )
             )
         else:
             missing = _missing_plugin(params.fn.strip())
             if missing:
-                problems.append((("fn",), *missing))
+                problems.append(Problem(("fn",), *missing))
     return problems
 
 
@@ -166,6 +177,52 @@ def _map_output(params: MapParams, upstream: Schema | None) -> Schema | None:
     return Schema(fields, upstream.open)
 
 
+def _write_map(writer: ChainWriter, node: Node) -> None:
+    """A map's code: fields assigned symbolically, or a call of its plugin function."""
+    params = node.params
+    if params.is_plugin():
+        alias = writer.plugin_function(params.fn.strip())
+        result = writer.local(f"{node.id}_out")
+        writer.line(f"{result} = {alias}({writer.record()})")
+        writer.drop_if(f"{result} is None")
+        writer.replace_record(result)
+    elif params.fields is not None or params.select is not None:
+        computed = {name: writer.render(node.expressions[("fields", name)]) for name in params.fields or {}}
+        writer.assign(computed, keep=params.select)
+    else:
+        expr = node.expressions[("expr",)] if params.expr is not None else node.expressions[("fn",)]
+        body = expr.body
+        computed, unpacks = {}, False
+        for key, value in zip(body.keys, body.values):
+            if key is None:
+                unpacks = True
+                continue
+            sub = Expression(
+                expr.text, value, expr.record_name, expr.fields, expr.uses_math, expr.reads_whole_record
+            )
+            computed[key.value] = writer.render(sub)
+        writer.assign(computed, keep=None if unpacks else list(computed))
+
+
+def _map_summary(params: MapParams) -> str:
+    parts = []
+    if params.fields:
+        parts.append("fields " + ", ".join(f"{k} = {v}" for k, v in params.fields.items()))
+    if params.select is not None:
+        parts.append("select " + ", ".join(params.select))
+    if params.expr is not None:
+        parts.append("expr " + params.expr)
+    if params.fn is not None:
+        parts.append("fn " + params.fn)
+    return "; ".join(parts)
+
+
+def _write_filter(writer: ChainWriter, node: Node) -> None:
+    """A filter's code: drop the record unless its condition holds."""
+    condition = writer.render(node.expressions[(node.params.condition()[0],)])
+    writer.drop_if(f"not ({condition})")
+
+
 COMPONENTS = (
     Component(
         "operator.map",
@@ -175,6 +232,7 @@ COMPONENTS = (
         expressions=_map_expressions,
         requires=_map_requires,
         check=_map_check,
+        inline=Inline(_write_map, summary=_map_summary, drops=MapParams.is_plugin),
     ),
     Component(
         "operator.filter",
@@ -182,5 +240,8 @@ COMPONENTS = (
         "keep records for which a condition holds (inlined)",
         output=lambda params, upstream: upstream,
         expressions=lambda params: {(params.condition()[0],): params.condition()[1]},
+        inline=Inline(
+            _write_filter, summary=lambda params: "where " + params.condition()[1], drops=lambda params: True
+        ),
     ),
 )

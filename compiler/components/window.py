@@ -13,7 +13,7 @@ from runtime_lib.operators.event_windows import DEFAULT_MAX_JUMP_NS
 from ..expressions import ExpressionError, parse_expression
 from ..schema import Schema
 from ..suggest import did_you_mean
-from .base import Code, Component, Duration, Params, PositiveDuration
+from .base import Code, Component, Duration, Params, Port, PositiveDuration, Problem
 from .keys import key_code
 from .resample import MAX_JUMP_DESCRIPTION, MaxJump
 
@@ -149,13 +149,13 @@ def _aggs(params: WindowParams) -> dict[str, Agg]:
     return found
 
 
-def _check(params: WindowParams) -> list[tuple[tuple, str, str | None]]:
+def _check(params: WindowParams) -> list[Problem]:
     problems = []
     keys = key_fields(params.key)
     for name in keys:
         if name in WINDOW_FIELDS:
             problems.append(
-                (
+                Problem(
                     ("key",),
                     f"the key field {name!r} would clash with the window's {name!r}",
                     "window records carry ts (window start) and window_end",
@@ -165,10 +165,10 @@ def _check(params: WindowParams) -> list[tuple[tuple, str, str | None]]:
         try:
             parse_agg(text)
         except AggError as exc:
-            problems.append((("aggs", name), exc.message, exc.hint))
+            problems.append(Problem(("aggs", name), exc.message, exc.hint))
         if name in WINDOW_FIELDS or name in keys:
             problems.append(
-                (
+                Problem(
                     ("aggs", name),
                     f"output field {name!r} is already the window's "
                     f"{'key' if name in keys else name} field",
@@ -228,7 +228,7 @@ COMPONENTS = (
         expressions=_expressions,
         requires=lambda params: [(("type",), "ts")],
         check=_check,
-        side_outputs=lambda params: {"late": params.late} if params.late != "drop" else {},
+        side_outputs=lambda params: [Port("late", params.late, ("late",))] if params.late != "drop" else [],
         port_schema=lambda port, params, upstream, output: upstream,
     ),
 )

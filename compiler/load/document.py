@@ -49,6 +49,71 @@ class Document:
                 return Span(self.file, 1, 1, 1, 2)
             path = path[:-1]
 
+    def value_at(self, path: Path) -> object:
+        """The data at ``path``, or None where the path leads to nothing.
+
+        >>> Document("a.yaml", "", {"dag": {"nodes": [{"id": "ticks"}]}}).value_at(("dag", "nodes", 0, "id"))
+        'ticks'
+        >>> Document("a.yaml", "", {"dag": {}}).value_at(("dag", "nodes", 0)) is None
+        True
+        """
+        data = self.data
+        for part in path:
+            try:
+                data = data[part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        return data
+
+    def clear(self, path: Path) -> None:
+        """Forget the spans of ``path`` and of everything under it.
+
+        >>> here = Span("a.yaml", 1, 1, 1, 2)
+        >>> doc = Document("a.yaml", "", {}, values={("a",): here, ("a", "b"): here, ("c",): here})
+        >>> doc.clear(("a",))
+        >>> list(doc.values)
+        [('c',)]
+        """
+        path = tuple(path)
+        for table in (self.values, self.keys):
+            for old in [p for p in table if p[: len(path)] == path]:
+                del table[old]
+
+    def point(self, path: Path, span: Span, key_span: Span | None = None) -> None:
+        """Make ``path`` a single value at ``span`` (its key at ``key_span``, else ``span`` too),
+        forgetting any spans under it.
+
+        >>> doc = Document("a.yaml", "", {}, values={("url", 0): Span("a.yaml", 4, 8, 4, 20)})
+        >>> doc.point(("url",), Span("--store-url", 1, 1, 1, 9))
+        >>> doc.span(("url",)).file, doc.span(("url",), prefer_key=True).file, ("url", 0) in doc.values
+        ('--store-url', '--store-url', False)
+        """
+        path = tuple(path)
+        self.clear(path)
+        self.values[path] = span
+        self.keys[path] = key_span or span
+
+    def copy_spans(self, path: Path, source: Document, source_path: Path = ()) -> None:
+        """Give ``path`` and everything under it the spans that ``source_path`` and everything
+        under it have in ``source``, forgetting the spans ``path`` had.
+
+        >>> there = Span("b.json", 3, 5, 3, 9)
+        >>> overlay = Document("b.json", "", {}, values={("nodes",): there, ("nodes", 0): there})
+        >>> doc = Document("a.yaml", "", {}, values={("dag", "old"): Span("a.yaml", 2, 3, 2, 9)})
+        >>> doc.copy_spans(("dag",), overlay)
+        >>> sorted(doc.values) == [("dag", "nodes"), ("dag", "nodes", 0)]
+        True
+        >>> doc.copy_spans(("dag", "edges"), overlay, ("nodes",))
+        >>> doc.span(("dag", "edges", 0)).line
+        3
+        """
+        path, source_path = tuple(path), tuple(source_path)
+        self.clear(path)
+        for mine, theirs in ((self.values, source.values), (self.keys, source.keys)):
+            for p, span in theirs.items():
+                if p[: len(source_path)] == source_path:
+                    mine[path + p[len(source_path) :]] = span
+
     def expression_span(self, path: Path, col: int, end_col: int) -> Span:
         """The span of characters ``col:end_col`` of the string value at ``path``, in the source.
 

@@ -54,7 +54,7 @@ def fuse_stateless_chains(pipeline: Pipeline) -> Pipeline:
             node.id,
             "fused",
             node.span,
-            node.order,
+            node.position,
             schema=chain[-1].schema,
             input_schema=node.input_schema,
             members=members,

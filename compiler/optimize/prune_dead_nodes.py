@@ -15,8 +15,8 @@ def prune_dead_nodes(pipeline: Pipeline) -> Pipeline:
     """
     graph = pipeline.graph
     sinks = [n for n in graph if pipeline.node(n).kind == "sink"]
-    alive = set(sinks).union(*(nx.ancestors(graph, s) for s in sinks))
-    dead = sorted((pipeline.node(n) for n in graph if n not in alive), key=lambda n: n.order)
+    alive = set().union(*nx.bfs_layers(graph.reverse(copy=False), sinks))  # one walk back from all sinks
+    dead = [node for node in pipeline.in_config_order() if node.id not in alive]
     if not dead:
         return pipeline
     warnings = tuple(

@@ -10,7 +10,7 @@ import pytest
 
 from compiler.build import build
 from compiler.diagnostics import DiagnosticError
-from compiler.driver import analyse, compile_text
+from compiler.driver import analyse, compile_document, compile_text
 from compiler.load.document import Document
 from compiler.optimize import optimize
 from compiler.optimize.fuse_stateless_chains import MAX_FUSED_MEMBERS
@@ -18,6 +18,7 @@ from compiler.plan import MAX_DEPTH, plan
 from compiler.validate import MAX_NODES, validate
 from runtime_lib.context import LocalContext
 from tests.compiled_module import load_compiled
+from tests.dag_shapes import fan_out_yaml
 from tests.jobs import MDP, run
 
 BOUND_S = 60
@@ -99,7 +100,7 @@ def test_a_10000_node_chain_is_checked_and_planned_without_recursion_and_refused
     pipeline, problems = build(doc, "chain.yaml")
     checked, found = validate(pipeline)
     assert problems == [] and [d.message for d in found] == [
-        "the pipeline has 10,002 nodes; the limit is 2,000"
+        "the pipeline has 10,002 nodes; the limit is 10,000"
     ]
     assert checked.node("out").input_schema is not None  # schemas went all the way down the chain
     fused = [n for n in plan(optimize(checked)).nodes if n.members]
@@ -111,13 +112,38 @@ def test_mdp_validate_refuses_a_pipeline_over_the_node_limit_at_the_first_node_t
     (tmp_path / "chain.yaml").write_text(chain_yaml(MAX_NODES), encoding="utf-8")
     start = time.monotonic()
     result = run([MDP, "validate", "chain.yaml"], tmp_path, None, check=False)
-    # ticks is node 1 (line 5), filter i is line 6 + i: the 2,001st node is f1999, its id at column 12
+    # ticks is node 1 (line 5), filter i is line 6 + i: the 10,001st node is f9999, its id at column 12
     assert (
         result.stderr.splitlines()[0]
-        == "chain.yaml:2005:12: error: the pipeline has 2,002 nodes; the limit is 2,000"
+        == "chain.yaml:10005:12: error: the pipeline has 10,002 nodes; the limit is 10,000"
     )
     assert result.stderr.splitlines()[-2:] == ["  = hint: split it into several pipelines", "1 error"]
     assert result.returncode == 1 and time.monotonic() - start < BOUND_S
+
+
+def test_a_5000_node_fan_out_compiles_in_bounded_time():
+    start = time.monotonic()
+    compiled = compile_text("fan.yaml", fan_out_yaml(5_000))
+    assert compiled.source.count("\n    def to_f") == 1_666
+    assert len(compiled.plan.nodes) == 4_999 and time.monotonic() - start < BOUND_S
+
+
+@pytest.mark.slow
+def test_many_sources_and_sinks_around_a_long_chain_compile_in_bounded_time():
+    width = 3_000  # each sink is reached from every source, through the whole chain
+    nodes = [{**SOURCE, "id": f"s{i}"} for i in range(width)]
+    nodes += [
+        {"id": f"m{i}", "type": "operator.map", "params": {"fields": {"x": "price"}}} for i in range(width)
+    ]
+    nodes += [{"id": f"o{i}", "type": "sink.null"} for i in range(width)]
+    edges = [[f"s{i}", "m0"] for i in range(width)] + [[f"m{i}", f"m{i + 1}"] for i in range(width - 1)]
+    edges += [[f"m{width - 1}", f"o{i}"] for i in range(width)]
+    doc = Document("comb.yaml", "", {"name": "comb", "mode": "dag", "dag": {"nodes": nodes, "edges": edges}})
+    start = time.monotonic()
+    compiled = compile_document(doc)
+    assert compiled.source.count("ctx.connect(") == width
+    assert compiled.source.count("# fused into one loop: ") == -(-width // MAX_FUSED_MEMBERS)
+    assert time.monotonic() - start < BOUND_S
 
 
 def test_a_chain_longer_than_one_fused_loop_counts_every_member_across_the_loops():

@@ -62,9 +62,7 @@ def build(ctx):
         fill="none",
     )
     # tests/golden/fanout_union/config.yaml:21 node 'store' (sink.store)
-    to_store = ctx.sink(
-        "store", "sink.store", SqliteStore, url="sqlite:///mdp-data/fanout.db", table="bars"
-    )
+    to_store = ctx.sink("store", "sink.store", SqliteStore, url="sqlite:///mdp-data/fanout.db", table="bars")
     # tests/golden/fanout_union/config.yaml:24 node 'audit' (sink.jsonl)
     to_audit = ctx.sink("audit", "sink.jsonl", JsonlSink, path="-")
 
@@ -137,14 +135,17 @@ def build(ctx):
 
     def to_bars_5m(batch):
         """Hand a batch to node_bars_5m; push what it releases downstream."""
-        released = node_bars_5m.process(batch)
+        from_bars_5m(node_bars_5m.process(batch))
+
+    def from_bars_5m(released):
+        """Push downstream what the operator releases after a batch, a timer or the end of the stream."""
         if released:
             to_store(released)
 
-    # Where each source sends its batches, and where each stateful operator sends what its
-    # timers and the end of the stream release (what a batch releases is pushed above).
+    # Where each source sends its batches, and where each stateful operator sends all it
+    # releases: after a batch (as above), on a timer and at the end of the stream.
     ctx.connect("ticks", fanout_ticks)
-    ctx.connect("bars_5m", to_store)
+    ctx.connect("bars_5m", from_bars_5m)
 
 
 def run_local(inputs):

@@ -64,8 +64,8 @@ def build(ctx):
         if out:
             to_out(out)
 
-    # Where each source sends its batches, and where each stateful operator sends what its
-    # timers and the end of the stream release (what a batch releases is pushed above).
+    # Where each source sends its batches, and where each stateful operator sends all it
+    # releases: after a batch (as above), on a timer and at the end of the stream.
     ctx.connect("src\"\"\" '''\nimport os #", to_m_os_system_x)
 
 
