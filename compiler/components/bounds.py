@@ -12,8 +12,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from runtime_lib.sources.base import MAX_BATCH_SIZE
-from runtime_lib.sources.pacing import check_speed
-from runtime_lib.sources.synthetic import check_rate
+from runtime_lib.sources.source_bounds import check_rate, check_speed
 from runtime_lib.timeutil import MAX_TIMESTAMP_NS, parse_timestamp_ns, shorten, utc_ns
 
 BatchSize = Annotated[int, Field(gt=0, le=MAX_BATCH_SIZE)]

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from runtime_lib.sources.lines import DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES
-from runtime_lib.sources.synthetic import DEFAULT_START_TS, event_step_ns, ticks_before_end
+from runtime_lib.sources.source_bounds import DEFAULT_START_TS, event_step_ns, ticks_before_end
 from runtime_lib.timeutil import format_duration
 
 from ..schema import TICK, TICK_FIELDS, Schema

@@ -3,25 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 
 from ..timeutil import NS_PER_SECOND
-
-MIN_SPEED = 0.001
-MAX_SPEED = 1_000_000.0
-
-
-def check_speed(speed: float) -> float:
-    """Return ``speed`` if it is 0 (unpaced) or a finite number in ``MIN_SPEED..MAX_SPEED``.
-
-    A tinier speed turns a second of event time into days of waiting.
-    """
-    if speed != 0 and not (math.isfinite(speed) and MIN_SPEED <= speed <= MAX_SPEED):
-        raise ValueError(
-            f"speed must be 0 (unpaced) or between {MIN_SPEED:g} and {MAX_SPEED:.0f}, got {speed}"
-        )
-    return speed
 
 
 async def rebatched(lists: Iterator[list[dict]], batch_size: int) -> AsyncIterator[list[dict]]:

@@ -22,8 +22,9 @@ from ..stats import LOGGED_PER_REASON
 from ..timeutil import DEFAULT_TS_RANGE_NS, MAX_TIMESTAMP_NS
 from .base import DEFAULT_BATCH_SIZE, Source, check_batch_size
 from .lines import DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES, Lines
-from .pacing import check_speed, tick_batches
+from .pacing import tick_batches
 from .row_reader import RowReader, SetAside, read_header
+from .source_bounds import check_speed
 from .tick_blocks import TickChunk, tick_chunks
 
 try:

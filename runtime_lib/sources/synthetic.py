@@ -20,52 +20,25 @@ size, and a stream with a ``count`` is the start of the endless one:
 from __future__ import annotations
 
 import itertools
-import math
 import random
 import sys
 from array import array
 from collections.abc import AsyncIterator, Iterator
 from statistics import NormalDist
 
-from ..timeutil import DEFAULT_TS_RANGE_NS, NS_PER_SECOND
 from .base import DEFAULT_BATCH_SIZE, Source, check_batch_size
 from .pacing import rebatched, tick_batches
+from .source_bounds import DEFAULT_START_TS, DEFAULT_STEP_NS, check_rate, event_step_ns, ticks_before_end
 
-DEFAULT_START_TS = 1_704_205_800_000_000_000  # 2024-01-02T14:30:00Z, a US market open
-DEFAULT_STEP_NS = 1_000_000  # 1 ms of event time per tick when unpaced
 BLOCK = 1024
 LOT = 100
 ODD_LOTS = 6554  # of 65,536 size draws: 10 %
 VOLATILITY = 0.0002  # standard deviation of one step, as a fraction of the base price
 FLOOR = 0.05  # the lowest price a walk reaches
-MIN_RATE = 0.001  # ticks per second: one tick every 1000 s
-MAX_RATE = 1e9  # one tick per nanosecond of event time
-TS_END = DEFAULT_TS_RANGE_NS[1]
 NORMAL = tuple(NormalDist().inv_cdf((k + 0.5) / 4096) for k in range(4096))
 _SIZES = tuple(1 + v % (LOT - 1) if v < ODD_LOTS else LOT * (1 + v % 10) for v in range(1 << 16))
 _HALF_SPREADS = tuple(1 + b % 3 for b in range(256))
 _BOOK_SIZES = tuple(LOT * (1 + b % 20) for b in range(256))
-
-
-def check_rate(rate: float) -> float:
-    """Return ``rate`` if it is 0 (unpaced) or a finite number in ``MIN_RATE..MAX_RATE``."""
-    if rate != 0 and not (math.isfinite(rate) and MIN_RATE <= rate <= MAX_RATE):
-        raise ValueError(f"rate must be 0 (unpaced) or between {MIN_RATE:g} and {MAX_RATE:.0f}, got {rate}")
-    return rate
-
-
-def event_step_ns(rate: float) -> int:
-    """Event time between ticks: ``1 / rate`` seconds, or 1 ms when unpaced (``rate`` 0).
-
-    >>> event_step_ns(0), event_step_ns(1000.0)
-    (1000000, 1000000)
-    """
-    return max(1, round(NS_PER_SECOND / rate)) if rate > 0 else DEFAULT_STEP_NS
-
-
-def ticks_before_end(start_ts: int, step: int) -> int:
-    """How many ticks from ``start_ts``, ``step`` ns apart, have their ``ts`` before 2100-01-01."""
-    return max(0, (TS_END - 1 - start_ts) // step + 1)
 
 
 def synthetic_ticks(
