@@ -15,10 +15,6 @@ COLUMNS = ("symbol", "interval", "ts", "open", "high", "low", "close", "volume",
 _KEY = ("symbol", "interval", "ts")
 _REQUIRED = itemgetter(*COLUMNS[:-1])  # every column but vwap, which may be absent
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# A write-ahead log: one append and one sync per commit instead of a rollback journal's two
-# syncs. Synced at every commit, so a committed bar survives a power failure as well as a crash
-# (a live feed cannot be replayed to write it again).
-_PRAGMAS = ("PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL")
 
 
 def sqlite_path(url: str) -> Path:
@@ -78,8 +74,6 @@ class SqliteStore(Sink):
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(self.path, check_same_thread=False)
-            for pragma in _PRAGMAS:
-                connection.execute(pragma)
             connection.execute(
                 f'CREATE TABLE IF NOT EXISTS "{self.table}" ('
                 "symbol TEXT NOT NULL, interval TEXT NOT NULL, ts INTEGER NOT NULL, "
