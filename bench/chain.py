@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
-from tests.compiled_module import load_compiled  # noqa: E402
+from tests.support.compiled_module import load_compiled  # noqa: E402
 
 CONFIG = """
 name: chain_bench

@@ -1,7 +1,7 @@
 """Benchmark: compile time of generated DAGs, a wide fan-out and a long chain, at growing sizes.
 
 The fan-out is a source feeding branches of filter -> resample_ohlc -> sink.null; the chain a
-source, filters alternating with maps, resample_ohlc and sink.null (see tests/dag_shapes.py).
+source, filters alternating with maps, resample_ohlc and sink.null (see tests/support/dag_shapes.py).
 Each compile runs in a fresh process, so no cache carries over between sizes. Prints the wall
 time of each compile (median of several), each stage's share of it, and the growth exponent
 between sizes: 1 is linear, and n log n is a little above 1. Targets: 1,000 nodes in under
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
 from compiler.driver import compile_text  # noqa: E402
-from tests.dag_shapes import chain_yaml, fan_out_yaml  # noqa: E402
+from tests.support.dag_shapes import chain_yaml, fan_out_yaml  # noqa: E402
 
 SHAPES = {"fan-out": fan_out_yaml, "chain": chain_yaml}
 STAGES = ("load", "build", "validate", "optimise", "plan", "emit", "format")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.compiled_module import load_compiled  # noqa: E402
+from tests.support.compiled_module import load_compiled  # noqa: E402
 
 N_TICKS = 1_000_000
 SYMBOLS = [f"SYM{i}" for i in range(10)]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.jobs import BARS_CONFIG, GENERATED_BARS, PYTHON, REPO, job_env, make_layout, run
+from tests.support.jobs import BARS_CONFIG, GENERATED_BARS, PYTHON, REPO, job_env, make_layout, run
 
 # Runs outside the repository with the installed copy first on the path, and without the
 # editable install's finder (which would quietly fill in a module the wheel lacks from the

@@ -17,9 +17,9 @@ from compiler.optimize.fuse_stateless_chains import MAX_FUSED_MEMBERS
 from compiler.plan import MAX_DEPTH, plan
 from compiler.validate import MAX_NODES, validate
 from runtime_lib.context import LocalContext
-from tests.compiled_module import load_compiled
-from tests.dag_shapes import fan_out_yaml
-from tests.jobs import MDP, run
+from tests.support.compiled_module import load_compiled
+from tests.support.dag_shapes import fan_out_yaml
+from tests.support.jobs import MDP, run
 
 BOUND_S = 60
 SOURCE = {"id": "ticks", "type": "provider.synthetic", "params": {"symbols": ["AAA"], "seed": 7, "rate": 10}}

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from compiler.cli import app
-from tests.jobs import MDP, job_env, parse_summary, run
+from tests.support.jobs import MDP, job_env, parse_summary, run
 
 TICKS = "symbol,ts,price,size\n" + "".join(
     f"AAPL,2024-03-15T09:30:{second:02d}.000000-04:00,{100 + second}.5,10\n" for second in range(20)

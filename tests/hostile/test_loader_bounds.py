@@ -13,7 +13,7 @@ import pytest
 from compiler.diagnostics import DiagnosticError
 from compiler.load.config import load_config
 from compiler.load.limits import MAX_ALIAS_NODES, MAX_CONFIG_CHARS, MAX_NESTING
-from tests.jobs import MDP
+from tests.support.jobs import MDP
 
 BOUND_S = 10
 MEMORY_BOUND_KB = 500_000

@@ -22,8 +22,8 @@ from compiler.driver import compile_text
 from runtime_lib.operators.resample_ohlc import ResampleOHLC
 from runtime_lib.operators.window import Window
 from runtime_lib.stats import NodeStats
-from tests.jobs import MDP, job_env, parse_summary, run
 from tests.runtime.test_resample_ohlc import assert_same_bars, pandas_bars
+from tests.support.jobs import MDP, job_env, parse_summary, run
 
 SECOND = 1_000_000_000
 MINUTE = 60 * SECOND

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from compiler.diagnostics import DiagnosticError
 from compiler.driver import compile_text
-from tests.jobs import CONFIGS, MDP, REPO
+from tests.support.jobs import CONFIGS, MDP, REPO
 
 COMPILE_BOUND_S = 30
 RUN_BOUND_S = 60

@@ -19,7 +19,7 @@ from runtime_lib.operators.resample_ohlc import BarMismatch, ResampleOHLC
 from runtime_lib.operators.throttle import Throttle
 from runtime_lib.operators.window import Window
 from runtime_lib.stats import NodeStats
-from tests.jobs import MDP, job_env, parse_summary, run
+from tests.support.jobs import MDP, job_env, parse_summary, run
 
 MINUTE = 60 * 1_000_000_000
 T0 = 1_710_495_000 * 1_000_000_000

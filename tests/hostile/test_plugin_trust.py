@@ -18,9 +18,9 @@ import pytest
 from compiler.components import ComponentNotFound, lookup, plugins, trust
 from compiler.diagnostics import DiagnosticError, render_all
 from compiler.driver import compile_text
-from tests.compiled_module import load_compiled
-from tests.example_plugin_install import activated
-from tests.jobs import MDP, job_env, run
+from tests.support.compiled_module import load_compiled
+from tests.support.example_plugin_install import activated
+from tests.support.jobs import MDP, job_env, run
 
 MARKER_MODULE = "mdp_marker_plugin"
 ALLOW_HINT = "  = hint: if you trust its code, list it under plugins: in the config, or in MDP_PLUGINS"

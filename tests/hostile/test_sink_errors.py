@@ -12,7 +12,7 @@ import pytest
 
 from runtime_lib.errors import JobError
 from runtime_lib.sinks.sqlite_store import SqliteStore
-from tests.jobs import PYTHON, REPO, TIMEOUT_S, compile_config, job_env, stop
+from tests.support.jobs import PYTHON, REPO, TIMEOUT_S, compile_config, job_env, stop
 
 BOUND_S = 20
 KEPT = r"(it had written no rows|the (?P<rows>\d+) rows it wrote before stay)"

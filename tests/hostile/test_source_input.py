@@ -21,7 +21,7 @@ from runtime_lib.errors import JobError
 from runtime_lib.sources.replay import ReplaySource, read_ticks
 from runtime_lib.stats import NodeStats
 from runtime_lib.timeutil import utc_ns
-from tests.jobs import MDP, TIMEOUT_S, job_env, parse_summary, run, stop, wait_for
+from tests.support.jobs import MDP, TIMEOUT_S, job_env, parse_summary, run, stop, wait_for
 
 HEADER = "symbol,ts,price,size\n"
 T0 = 1_710_509_400_000_000_000  # 2024-03-15T13:30:00Z

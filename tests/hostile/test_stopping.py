@@ -19,7 +19,17 @@ import time
 import pytest
 
 from tests.hostile.stopping_plugins import STARTED
-from tests.jobs import MDP, PYTHON, REPO, TIMEOUT_S, compile_config, job_env, parse_summary, stop, wait_for
+from tests.support.jobs import (
+    MDP,
+    PYTHON,
+    REPO,
+    TIMEOUT_S,
+    compile_config,
+    job_env,
+    parse_summary,
+    stop,
+    wait_for,
+)
 
 PIPE_FULL = 60_000  # bytes: about all that Linux's default 64 KiB pipe holds (its pages are not all full)
 GRACE_S = 2

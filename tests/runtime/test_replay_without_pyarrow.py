@@ -11,7 +11,7 @@ import pytest
 
 from runtime_lib.errors import JobError
 from runtime_lib.sources import replay
-from tests.jobs import REPO, TIMEOUT_S, bar_rows, compile_config, job_env, parse_summary
+from tests.support.jobs import REPO, TIMEOUT_S, bar_rows, compile_config, job_env, parse_summary
 
 BLOCK_PYARROW = "import sys; sys.modules['pyarrow'] = None  # as if pyarrow were not installed\n"
 READ = BLOCK_PYARROW + (
