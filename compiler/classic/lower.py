@@ -65,11 +65,17 @@ def _mapping(data: object, *path: str) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def _known_source(spec: dict) -> str | None:
+    """The spec's ``source`` when it names a known source; anything else the spec model reports."""
+    source = spec.get("source")
+    return source if isinstance(source, str) and source in SOURCE_TYPES else None
+
+
 def _source_problems(spec: dict, doc: Document) -> list[Diagnostic]:
     """Problems that leave nothing to lower: the source is unavailable or lacks its input."""
-    source = spec.get("source")
-    if source not in SOURCE_TYPES:
-        return []  # reported by the spec model
+    source = _known_source(spec)
+    if source is None:
+        return []
     found, at = [], doc.span(SPEC + ("source",))
     overrides = _mapping(spec, "overrides")
     if source in ("synthetic", "ibkr") and spec.get("symbols") is None:
@@ -102,9 +108,9 @@ def _source_problems(spec: dict, doc: Document) -> list[Diagnostic]:
 def _field_problems(spec: dict, run: dict, doc: Document) -> list[Diagnostic]:
     """Fields that the spec cannot honour, each reported at the key to remove."""
     found = []
-    source, overrides = spec.get("source"), _mapping(spec, "overrides")
+    source, overrides = _known_source(spec), _mapping(spec, "overrides")
     for name, only in SOURCE_ONLY.items():
-        if overrides.get(name) is not None and source in SOURCE_TYPES and source != only:
+        if overrides.get(name) is not None and source is not None and source != only:
             found.append(
                 Diagnostic(
                     doc.span(OVERRIDES + (name,), prefer_key=True),
