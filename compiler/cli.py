@@ -8,6 +8,7 @@ jinja2) or the runtime.
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -18,6 +19,7 @@ from runtime_lib.limits import positive_count, positive_seconds
 from runtime_lib.stopping import DEFAULT_GRACE_S, GRACE_ENV
 
 from .components_cli import components_command
+from .config_args import ConfigOption, ConfigsOption, OptionalConfig, OptionalConfigs, all_configs, one_config
 from .graph_cli import graph_command
 
 if TYPE_CHECKING:
@@ -31,9 +33,6 @@ app = typer.Typer(
     help="Compile market-data pipelines into Python modules.",
 )
 GENERATED_DIR = Path("generated")
-ConfigArg = Annotated[
-    Path, typer.Argument(help="config file (YAML, or JSON if it ends in .json)", show_default=False)
-]
 
 
 def _compile(config: Path) -> Compiled:
@@ -71,7 +70,8 @@ def default_output(compiled: Compiled) -> Path:
 
 @app.command("compile")
 def compile_command(
-    configs: Annotated[list[Path], typer.Argument(help="config files", show_default=False)],
+    configs: OptionalConfigs = None,
+    config: ConfigsOption = None,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="module to write (one config only)")
     ] = None,
@@ -80,6 +80,7 @@ def compile_command(
     ] = False,
 ) -> None:
     """Compile configs into modules under generated/ (or -o), or --check that they are current."""
+    configs = all_configs(configs, config)
     if output is not None and (check or len(configs) != 1):
         raise typer.BadParameter("-o takes exactly one config and cannot be combined with --check")
     stale = 0
@@ -108,8 +109,9 @@ def compile_command(
 
 
 @app.command()
-def validate(configs: Annotated[list[Path], typer.Argument(help="config files", show_default=False)]) -> None:
+def validate(configs: OptionalConfigs = None, config: ConfigsOption = None) -> None:
     """Check configs and report every problem, without writing anything."""
+    configs = all_configs(configs, config)
     failed = 0
     for config in configs:
         try:
@@ -122,11 +124,11 @@ def validate(configs: Annotated[list[Path], typer.Argument(help="config files", 
 
 
 @app.command()
-def explain(config: ConfigArg) -> None:
+def explain(config: OptionalConfig = None, config_option: ConfigOption = None) -> None:
     """Show the optimised plan: segments, what was fused, and why each boundary remains."""
     from .explain import explain as explain_plan
 
-    typer.echo(explain_plan(_plan(config)))
+    typer.echo(explain_plan(_plan(one_config(config, config_option))))
 
 
 def _checked(check):
@@ -149,6 +151,7 @@ def run(
         Path | None,
         typer.Argument(help="config file (YAML or JSON); default: $MDP_UNIFIED_CONFIG", show_default=False),
     ] = None,
+    config_option: ConfigOption = None,
     duration: Annotated[
         float | None,
         typer.Option(help="stop after this many seconds", callback=_checked(positive_seconds)),
@@ -172,7 +175,12 @@ def run(
         str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR (default INFO)")
     ] = None,
     mode: Annotated[str | None, typer.Option(help="dag or classic: the section of the config to run")] = None,
-    job_name: Annotated[str | None, typer.Option(help="the job's name (default: the config's name)")] = None,
+    job_name: Annotated[
+        str | None,
+        typer.Option(
+            "--job-name", "--job", help="the job's name (default: the config's name, else its file's stem)"
+        ),
+    ] = None,
     store_url: Annotated[str | None, typer.Option(help="the url of every sink.store node")] = None,
 ) -> None:
     """Compile (cached by config content and mdp version) and run the job, then print a summary.
@@ -184,41 +192,35 @@ def run(
     from runtime_lib.job import options_with_defaults
     from runtime_lib.job import run as run_job
 
-    from .cache import cached_module_path, import_module_file
     from .diagnostics import DiagnosticError, report
-    from .driver import compile_document
-    from .overlay import load_with_settings
-    from .settings import RunSettings, setting_texts
+    from .job_prep import prepare_run
+    from .settings import setting_texts
 
     flags = {
-        "config": config,
+        "config": one_config(config, config_option, required=False),
         "mode": mode,
         "job_name": job_name,
         "metrics_port": metrics_port,
         "store_url": store_url,
         "log_level": log_level,
     }
-    texts = setting_texts(flags)
+    if flags["config"] is None and not os.environ.get("MDP_UNIFIED_CONFIG"):
+        raise typer.BadParameter("give a config file, or set MDP_UNIFIED_CONFIG", param_hint="CONFIG")
     try:
-        settings = RunSettings.resolve(**flags)
-        if settings.config is None:
-            raise typer.BadParameter("give a config file, or set MDP_UNIFIED_CONFIG", param_hint="CONFIG")
-        overlaid = load_with_settings(settings)
-        compiled = compile_document(overlaid.doc)
+        prepared = prepare_run(flags)
     except DiagnosticError as exc:
-        report(exc.diagnostics, texts)
+        report(exc.diagnostics, setting_texts(flags))
         raise typer.Exit(1) from None
-    report(compiled.warnings, texts)
-    key_text = overlaid.text + ("\0" + overlaid.fingerprint() if overlaid.applied else "")
-    module_path = cached_module_path(compiled.plan.pipeline.name, overlaid.file, key_text)
-    # Rewrite a cached module that differs from this compile (written by another build of mdp).
-    if not module_path.exists() or module_path.read_text(encoding="utf-8") != compiled.source:
-        module_path.parent.mkdir(parents=True, exist_ok=True)
-        module_path.write_text(compiled.source, encoding="utf-8")
-    module = import_module_file(module_path)
+    report(prepared.compiled.warnings, prepared.texts)
+    module, settings = prepared.module, prepared.settings
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     options = options_with_defaults(
         getattr(module, "RUN_DEFAULTS", None), duration, max_events, settings.metrics_port, stop_grace
+    )
+    options.mode, options.config_path, options.config_sha256 = (
+        module.JOB_MODE,
+        str(settings.config),
+        module.CONFIG_SHA256,
     )
     raise typer.Exit(run_job(module.build, module.JOB_NAME, options))
 

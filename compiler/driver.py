@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .build import build
@@ -86,8 +86,10 @@ def analyse_document(doc: Document, timings: dict[str, float] | None = None) -> 
 
 
 def _built(doc: Document) -> tuple[Pipeline, list[Diagnostic]]:
+    mode = "classic" if isinstance(doc.data, dict) and doc.data.get("mode") == "classic" else "dag"
     doc, problems = lower_classic(doc)
     pipeline, more = build(doc, doc.file)
+    pipeline = replace(pipeline, mode=mode)
     return pipeline, problems + more + check_references(pipeline) + check_file_paths(pipeline)
 
 

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from .config_args import ConfigOption, OptionalConfig, one_config
+
 if TYPE_CHECKING:
     from .ir import Pipeline
 
@@ -65,7 +67,8 @@ def _pipeline(config: Path, optimised: bool) -> Pipeline:
 
 
 def graph_command(
-    config: Annotated[Path, typer.Argument(help="config file (YAML)", show_default=False)],
+    config: OptionalConfig = None,
+    config_option: ConfigOption = None,
     format: Annotated[
         GraphFormat, typer.Option("--format", "-f", help="dot, mermaid or svg (needs Graphviz)")
     ] = (GraphFormat.dot),
@@ -82,7 +85,7 @@ def graph_command(
     """Draw the pipeline's DAG (before optimisation, or after it with --optimised)."""
     from .graph_render import RENDERERS, render_dot
 
-    pipeline = _pipeline(config, optimised)
+    pipeline = _pipeline(one_config(config, config_option), optimised)
     if format is GraphFormat.svg:
         try:
             data = svg_from_dot(render_dot(pipeline, optimised))

@@ -91,6 +91,7 @@ class Pipeline:
     warnings: tuple[Diagnostic, ...] = ()
     complete: bool = True  # False when built from a config whose shape did not validate
     run_defaults: object | None = None  # the config's RunSpec: defaults of the generated module's run options
+    mode: str = "dag"  # the section the job was written in: dag, or classic (lowered to the DAG form)
 
     def node(self, node_id: str) -> Node:
         """The node with this id."""

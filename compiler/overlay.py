@@ -24,6 +24,7 @@ from .ir import node_path
 from .load.config import load_config
 from .load.document import Document
 from .load.json_spans import load_json
+from .load.older_shapes import lift_graph
 from .settings import RunSettings, text_span
 
 
@@ -82,6 +83,8 @@ def _section(doc: Document, settings: RunSettings, section: str) -> str | None:
         return None
     text = getattr(settings, name)
     overlay = load_json(settings.shown_as(name), text)
+    if section == "dag":
+        lift_graph(overlay, ())  # the older system's {"graph": {"nodes": ..., "edges": ...}}
     if not isinstance(overlay.data, dict):
         example = '{"nodes": [{"id": "store", "params": {...}}]}' if section == "dag" else '{"spec": {...}}'
         raise DiagnosticError(

@@ -19,6 +19,8 @@ from runtime_lib.sinks.sqlite_store import SqliteStore
 from runtime_lib.sources.replay import ReplaySource
 
 JOB_NAME = "bars"
+JOB_MODE = "dag"  # the config section it was written in
+CONFIG_PATH = "configs/dag/bars.yaml"
 CONFIG_SHA256 = "1f8f45247751743032343e832d16e2ab13e0a25e5bfc131ac233b0df6d42b9af"
 
 
@@ -97,4 +99,11 @@ def run_local(inputs):
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(build, JOB_NAME, __doc__))
+    raise SystemExit(
+        main(
+            build,
+            JOB_NAME,
+            __doc__,
+            identity=(JOB_MODE, CONFIG_PATH, CONFIG_SHA256),
+        )
+    )

@@ -20,6 +20,8 @@ from runtime_lib.sinks.jsonl import JsonlSink
 from runtime_lib.sources.synthetic import SyntheticSource
 
 JOB_NAME = "dedupe_buffer"
+JOB_MODE = "dag"  # the config section it was written in
+CONFIG_PATH = "configs/dag/dedupe_buffer.yaml"
 CONFIG_SHA256 = "b8e3fb86fc6883c142c919d93dcd85e24b3bd4a32d9d15d2a65c8439c0339ec3"
 
 
@@ -103,4 +105,11 @@ def run_local(inputs):
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(build, JOB_NAME, __doc__))
+    raise SystemExit(
+        main(
+            build,
+            JOB_NAME,
+            __doc__,
+            identity=(JOB_MODE, CONFIG_PATH, CONFIG_SHA256),
+        )
+    )

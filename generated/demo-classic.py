@@ -18,6 +18,8 @@ from runtime_lib.sinks.sqlite_store import SqliteStore
 from runtime_lib.sources.synthetic import SyntheticSource
 
 JOB_NAME = "demo-classic"
+JOB_MODE = "classic"  # the config section it was written in
+CONFIG_PATH = "configs/classic/demo.yaml"
 CONFIG_SHA256 = "84f6eb2e9567acf0bedb4db9376802d2d45e46b2f16229073f9a30586eed8e66"
 # Run options set by the config; command-line options win over them.
 RUN_DEFAULTS = {"duration": 10.0, "labels": {"pipeline_id": "p1", "tenant_id": "demo"}}
@@ -76,4 +78,12 @@ def run_local(inputs):
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(build, JOB_NAME, __doc__, defaults=RUN_DEFAULTS))
+    raise SystemExit(
+        main(
+            build,
+            JOB_NAME,
+            __doc__,
+            defaults=RUN_DEFAULTS,
+            identity=(JOB_MODE, CONFIG_PATH, CONFIG_SHA256),
+        )
+    )

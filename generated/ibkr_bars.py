@@ -20,6 +20,8 @@ from runtime_lib.sinks.sqlite_store import SqliteStore
 from runtime_lib.sources.ibkr import IbkrSource
 
 JOB_NAME = "ibkr_bars"
+JOB_MODE = "dag"  # the config section it was written in
+CONFIG_PATH = "configs/dag/ibkr_bars.yaml"
 CONFIG_SHA256 = "a63dfbe5e0c3cdac95ba1afeac482d629251bbd0e02872091dc920001eff8474"
 
 
@@ -111,4 +113,11 @@ def run_local(inputs):
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(build, JOB_NAME, __doc__))
+    raise SystemExit(
+        main(
+            build,
+            JOB_NAME,
+            __doc__,
+            identity=(JOB_MODE, CONFIG_PATH, CONFIG_SHA256),
+        )
+    )

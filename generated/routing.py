@@ -23,6 +23,8 @@ from runtime_lib.sinks.sqlite_store import SqliteStore
 from runtime_lib.sources.replay import ReplaySource
 
 JOB_NAME = "routing"
+JOB_MODE = "dag"  # the config section it was written in
+CONFIG_PATH = "configs/dag/routing.yaml"
 CONFIG_SHA256 = "ccde720403763279f0853d1c515253fcabeb6952da92d97caf8d128e8daf217d"
 
 
@@ -136,4 +138,11 @@ def run_local(inputs):
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(build, JOB_NAME, __doc__))
+    raise SystemExit(
+        main(
+            build,
+            JOB_NAME,
+            __doc__,
+            identity=(JOB_MODE, CONFIG_PATH, CONFIG_SHA256),
+        )
+    )

@@ -18,6 +18,8 @@ from runtime_lib.sinks.jsonl import JsonlSink
 from runtime_lib.sources.replay import ReplaySource
 
 JOB_NAME = "window_stats"
+JOB_MODE = "dag"  # the config section it was written in
+CONFIG_PATH = "configs/dag/window_stats.yaml"
 CONFIG_SHA256 = "000aa7cc26c45705707fc42f4e349a387eefd5efa1e2c4645f3e295a0a315046"
 
 
@@ -82,4 +84,11 @@ def run_local(inputs):
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(build, JOB_NAME, __doc__))
+    raise SystemExit(
+        main(
+            build,
+            JOB_NAME,
+            __doc__,
+            identity=(JOB_MODE, CONFIG_PATH, CONFIG_SHA256),
+        )
+    )

@@ -125,7 +125,7 @@ def options_with_defaults(
     """Run options where each one given wins over the module's ``RUN_DEFAULTS`` (set by the config).
 
     >>> options_with_defaults({"duration": 10.0, "labels": {"tenant_id": "demo"}}, max_events=5)
-    RunOptions(duration=10.0, max_events=5, metrics_port=None, labels={'tenant_id': 'demo'}, stop_grace=None)
+    RunOptions(duration=10.0, max_events=5, metrics_port=None, labels={'tenant_id': 'demo'}, stop_grace=None, mode='dag', config_path=None, config_sha256=None)
     >>> options_with_defaults({"duration": 10.0}, duration=2.0).duration
     2.0
     """
@@ -145,11 +145,13 @@ def main(
     description: str,
     argv: list[str] | None = None,
     defaults: dict | None = None,
+    identity: tuple[str, str, str] | None = None,
 ) -> int:
     """Parse run options from ``argv`` and run the job; return the exit status.
 
     ``defaults`` is the module's ``RUN_DEFAULTS``: options that the config sets (duration,
     metrics port, log level, metrics labels); an option given on the command line wins.
+    ``identity`` is the module's ``(JOB_MODE, CONFIG_PATH, CONFIG_SHA256)``.
     """
     defaults = defaults or {}
     args = _parser(job_name, description, defaults).parse_args(argv)
@@ -158,4 +160,6 @@ def main(
     options = options_with_defaults(
         defaults, args.duration, args.max_events, args.metrics_port, args.stop_grace
     )
+    if identity is not None:
+        options.mode, options.config_path, options.config_sha256 = identity
     return run(build, job_name, options, quiet=args.quiet)

@@ -28,6 +28,9 @@ class RunOptions:
     metrics_port: int | None = None
     labels: dict[str, str] | None = None  # constant labels added to every metric
     stop_grace: float | None = None  # seconds to finish after a stop request (None: $MDP_STOP_GRACE_S or 8)
+    mode: str = "dag"  # the config section the job was compiled from: dag or classic
+    config_path: str | None = None  # the config file, as the generated module's header names it
+    config_sha256: str | None = None  # the sha256 of the config's text
 
 
 class LiveContext(BuildContext):
@@ -84,6 +87,9 @@ class Run:
             batch = self._take(batch)
             if batch:
                 stats.add(0, len(batch))
+                newest = batch[-1].get("ts")
+                if type(newest) is int and (stats.newest_ts is None or newest > stats.newest_ts):
+                    stats.newest_ts = newest
                 self._run_code(f"the push of a batch of {len(batch)} records from {source_id!r}", push, batch)
             for worker in self.ctx.workers.values():
                 await worker.wait_for_room()

@@ -16,6 +16,7 @@ class NodeStats:
     on purpose (a filter's rejects, a deduplicated repeat); ``errors`` counts records whose
     expression raised and that were therefore set aside. ``set_aside`` counts, by reason, the
     records a node refused as bad data (a source's implausible timestamp, an operator's outlier).
+    ``newest_ts`` is the newest event time a source has delivered (integer ns), or None.
 
     >>> s = NodeStats("liquid", "operator.filter")
     >>> s.add(10, 7)
@@ -23,7 +24,17 @@ class NodeStats:
     (10, 7)
     """
 
-    __slots__ = ("node_id", "node_type", "events_in", "events_out", "late", "dropped", "errors", "set_aside")
+    __slots__ = (
+        "node_id",
+        "node_type",
+        "events_in",
+        "events_out",
+        "late",
+        "dropped",
+        "errors",
+        "set_aside",
+        "newest_ts",
+    )
 
     def __init__(self, node_id: str, node_type: str) -> None:
         self.node_id = node_id
@@ -34,6 +45,7 @@ class NodeStats:
         self.dropped = 0
         self.errors = 0
         self.set_aside: dict[str, int] = {}
+        self.newest_ts: int | None = None  # a source's newest event time so far (ns), for the lag
 
     def add(self, events_in: int, events_out: int) -> None:
         """Count one batch: ``events_in`` records came in, ``events_out`` went on."""

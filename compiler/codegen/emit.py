@@ -33,6 +33,8 @@ _MODULE_NAMES = (
     "stable_hash",
     "env_text",
     "JOB_NAME",
+    "JOB_MODE",
+    "CONFIG_PATH",
     "CONFIG_SHA256",
     "RUN_DEFAULTS",
 )
@@ -193,6 +195,7 @@ class _ModuleWriter:
             config_path=pipeline.config_path,
             sha256=pipeline.config_sha256,
             job_name=pipeline.name,
+            mode=pipeline.mode,
             plan_lines=_plan_lines(self.plan),
             imports=_sorted_imports(self.imports),
             constructions=self.constructions,

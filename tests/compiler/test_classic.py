@@ -83,14 +83,15 @@ def disordered_ticks(count: int = 6000, seed: int = 3) -> list[dict]:
 
 
 def comparable(source: str) -> list[str]:
-    """Module lines without comments, docstring title, name and hash: what the code does."""
-    skip = ("#", "JOB_NAME =", "CONFIG_SHA256 =", '"""Job ')
+    """Module lines without comments, docstring title, name, mode, path and hash: what the code does."""
+    skip = ("#", "JOB_NAME =", "JOB_MODE =", "CONFIG_PATH =", "CONFIG_SHA256 =", '"""Job ')
     return [line for line in source.splitlines() if not line.strip().startswith(skip)]
 
 
 def test_classic_and_hand_written_dag_compile_to_the_same_code():
     lowered = compile_text("classic.yaml", CLASSIC).source
     assert comparable(lowered) == comparable(compile_text("dag.yaml", HAND_WRITTEN).source)
+    assert 'JOB_MODE = "classic"' in lowered
     labels = '"labels": {"pipeline_id": "p1", "tenant_id": "demo"}'
     assert 'RUN_DEFAULTS = {"duration": 10.0, ' + labels + "}" in lowered
 

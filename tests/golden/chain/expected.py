@@ -15,6 +15,8 @@ from runtime_lib.sinks.jsonl import JsonlSink
 from runtime_lib.sources.synthetic import SyntheticSource
 
 JOB_NAME = "chain"
+JOB_MODE = "dag"  # the config section it was written in
+CONFIG_PATH = "tests/golden/chain/config.yaml"
 CONFIG_SHA256 = "68f479afeb0f97dc61377be6b4c9afc7791edd130e62f986c6aeb28b80bbe154"
 
 
@@ -78,4 +80,11 @@ def run_local(inputs):
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(build, JOB_NAME, __doc__))
+    raise SystemExit(
+        main(
+            build,
+            JOB_NAME,
+            __doc__,
+            identity=(JOB_MODE, CONFIG_PATH, CONFIG_SHA256),
+        )
+    )

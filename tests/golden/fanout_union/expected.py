@@ -23,6 +23,8 @@ from runtime_lib.sinks.sqlite_store import SqliteStore
 from runtime_lib.sources.replay import ReplaySource
 
 JOB_NAME = "fanout_union"
+JOB_MODE = "dag"  # the config section it was written in
+CONFIG_PATH = "tests/golden/fanout_union/config.yaml"
 CONFIG_SHA256 = "e4ed5fa0313f84ca47c2142539748830e99f042ec46c3cd54e942480c9f76f76"
 
 
@@ -154,4 +156,11 @@ def run_local(inputs):
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(build, JOB_NAME, __doc__))
+    raise SystemExit(
+        main(
+            build,
+            JOB_NAME,
+            __doc__,
+            identity=(JOB_MODE, CONFIG_PATH, CONFIG_SHA256),
+        )
+    )

@@ -15,6 +15,8 @@ from runtime_lib.sinks.jsonl import JsonlSink
 from runtime_lib.sources.synthetic import SyntheticSource
 
 JOB_NAME = "inj"
+JOB_MODE = "dag"  # the config section it was written in
+CONFIG_PATH = "tests/golden/injection/config.yaml"
 CONFIG_SHA256 = "53950116030a0875143b80c4b873a49defae3058de9c9239ec0aa4c29184fbac"
 
 
@@ -75,4 +77,11 @@ def run_local(inputs):
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(build, JOB_NAME, __doc__))
+    raise SystemExit(
+        main(
+            build,
+            JOB_NAME,
+            __doc__,
+            identity=(JOB_MODE, CONFIG_PATH, CONFIG_SHA256),
+        )
+    )

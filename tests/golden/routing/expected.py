@@ -20,6 +20,8 @@ from runtime_lib.sinks.null import NullSink
 from runtime_lib.sources.synthetic import SyntheticSource
 
 JOB_NAME = "routing"
+JOB_MODE = "dag"  # the config section it was written in
+CONFIG_PATH = "tests/golden/routing/config.yaml"
 CONFIG_SHA256 = "02e880c0b252164db66e86952052944aa786cd27496e04d08de9f6860338e492"
 
 
@@ -112,4 +114,11 @@ def run_local(inputs):
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(build, JOB_NAME, __doc__))
+    raise SystemExit(
+        main(
+            build,
+            JOB_NAME,
+            __doc__,
+            identity=(JOB_MODE, CONFIG_PATH, CONFIG_SHA256),
+        )
+    )

@@ -22,6 +22,8 @@ from runtime_lib.sources.synthetic import SyntheticSource
 from tests.support.plugin_example import mid_price as plugin_mid_price
 
 JOB_NAME = "seed_style"
+JOB_MODE = "dag"  # the config section it was written in
+CONFIG_PATH = "tests/golden/seed_style/config.yaml"
 CONFIG_SHA256 = "c154a4a2349871f5015f12fe3a2902e8f011375ce1840d0f876e046205fb3f23"
 
 
@@ -122,4 +124,11 @@ def run_local(inputs):
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(build, JOB_NAME, __doc__))
+    raise SystemExit(
+        main(
+            build,
+            JOB_NAME,
+            __doc__,
+            identity=(JOB_MODE, CONFIG_PATH, CONFIG_SHA256),
+        )
+    )
