@@ -106,12 +106,26 @@ class Run:
                 self.failure = exc
                 self.stop.set()
 
-    async def execute(self) -> None:
+    async def execute(self, watchdog: bool = True) -> None:
         """Run until the sources end, a limit is reached or a signal arrives; then drain.
 
-        A signal or the end of ``duration`` starts the grace period of :mod:`.stopping`.
+        A signal or the end of ``duration`` starts the grace period of :mod:`.stopping`. Without
+        the ``watchdog`` (a job run in someone else's event loop, whose signals are theirs) only
+        ``duration`` and :attr:`stop` end the run, and nothing exits the process.
         """
         loop = asyncio.get_running_loop()
+        if not watchdog:
+            timer = (
+                None
+                if self.options.duration is None
+                else loop.call_later(self.options.duration, self.stop.set)
+            )
+            try:
+                await self._execute()
+            finally:
+                if timer is not None:
+                    timer.cancel()
+            return
         grace = self.options.stop_grace if self.options.stop_grace is not None else grace_from_env()
 
         def request_stop() -> None:

@@ -3,23 +3,30 @@
 An installed package adds node types by declaring entry points in the group ``mdp.components``;
 each entry point loads a :class:`~compiler.components.base.Component` or a tuple of them. A
 config may also name a component directly by import path (``type: "mypkg.components:SCALE"``),
-from a module that :mod:`.trust` allows; no other module is imported.
+or a function of a record or an async generator over records (``type: "mypkg.ops:above"``, see
+:mod:`.functions`), from a module that :mod:`.trust` allows; no other module is imported. The
+Python API adds types of its own while it compiles a config (:func:`registered`).
 
-Built-in type names always win: a plugin that reuses one is skipped with a warning. When two
-plugins claim the same name, neither is used under it, and a config must pick one by import
-path. Plugin components always run as runtime classes (only built-in operators are inlined),
-so the generated module imports the class named by the component's ``runtime``.
+Built-in type names always win: a plugin that reuses one is skipped with a warning. A name
+registered through the API comes next, before installed plugins. When two plugins claim the
+same name, neither is used under it, and a config must pick one by import path. Plugin
+components always run as runtime classes (only built-in operators are inlined), so the
+generated module imports the class named by the component's ``runtime``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
+import inspect
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import metadata
+from types import MappingProxyType
 
 from pydantic import BaseModel
 
@@ -29,14 +36,21 @@ from runtime_lib.sources.base import Source
 
 from ..suggest import did_you_mean
 from .base import Component
+from .functions import FunctionShapeError, function_component
 from .stateless import PLUGIN_PATH
 from .trust import ENTRY_POINT_GROUP, PluginError, forget, import_plugin, never_a_plugin
 
 TYPE_NAME = re.compile(r"^(provider|operator|sink)\.[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
-IMPORT_PATH_HINT = "write the import path as package.module:NAME, NAME being a Component object"
+IMPORT_PATH_HINT = (
+    "write the import path as package.module:NAME, NAME being a Component object, a function of a "
+    "record or an async generator over records"
+)
 
 log = logging.getLogger("mdp.plugins")
 _reported: set[str] = set()
+_registered: ContextVar[Mapping[str, Component]] = ContextVar(
+    "mdp_registered_components", default=MappingProxyType({})
+)
 
 
 class ComponentNotFound(PluginError):
@@ -170,6 +184,17 @@ def installed(builtins: Mapping[str, Component]) -> Installed:
     return Installed(plugins, conflicts, tuple(problems))
 
 
+@contextlib.contextmanager
+def registered(components: Mapping[str, Component]) -> Iterator[None]:
+    """Resolve these type names to these components for the duration of a block (the Python API's
+    registry, in force while it compiles a config). The calling code opted into their code."""
+    token = _registered.set(dict(components))
+    try:
+        yield
+    finally:
+        _registered.reset(token)
+
+
 def _import_module(module_name: str, path: str):
     try:
         return import_plugin(module_name, path)
@@ -190,12 +215,22 @@ def import_component(path: str, builtins: Mapping[str, Component]) -> Component:
     module_name, attribute = path.split(":")
     module = _import_module(module_name, path)
     if not hasattr(module, attribute):
-        choices = [name for name, value in vars(module).items() if isinstance(value, Component)]
-        hint = did_you_mean(attribute, choices) or (
-            f"components in {module_name}: {', '.join(sorted(choices))}" if choices else IMPORT_PATH_HINT
+        components = [name for name, value in vars(module).items() if isinstance(value, Component)]
+        functions = [name for name, value in vars(module).items() if _defined_function(value, module_name)]
+        hint = did_you_mean(attribute, components + functions) or (
+            f"components in {module_name}: {', '.join(sorted(components))}"
+            if components
+            else IMPORT_PATH_HINT
         )
         raise ComponentNotFound(f"module {module_name!r} has no attribute {attribute!r}", hint)
     component = getattr(module, attribute)
+    if inspect.isfunction(component):
+        try:
+            return function_component(component, path)
+        except FunctionShapeError as exc:
+            raise ComponentNotFound(
+                f"{path!r} cannot be used as a node type: {exc.message}", exc.hint
+            ) from None
     problem = component_problem(component)
     if problem:
         raise ComponentNotFound(f"{path!r} cannot be used as a node type: {problem}", IMPORT_PATH_HINT)
@@ -206,6 +241,11 @@ def import_component(path: str, builtins: Mapping[str, Component]) -> Component:
             "a plugin component needs a type name of its own",
         )
     return component
+
+
+def _defined_function(value: object, module_name: str) -> bool:
+    """Whether a module attribute is a function the module defines (not one it imports)."""
+    return inspect.isfunction(value) and value.__module__ == module_name
 
 
 def check_runtime(component: Component) -> None:
@@ -229,12 +269,15 @@ def check_runtime(component: Component) -> None:
 
 
 def resolve(type_name: str, builtins: Mapping[str, Component]) -> Component:
-    """The component for a node's ``type``: built-in, plugin, or import path.
+    """The component for a node's ``type``: built-in, registered through the API, plugin, or import path.
 
     Raise :class:`ComponentNotFound` with a did-you-mean hint when there is none.
     """
     if type_name in builtins:
         return builtins[type_name]
+    registered_now = _registered.get()
+    if type_name in registered_now:
+        return registered_now[type_name]
     if ":" in type_name:
         component = import_component(type_name, builtins)
     else:
@@ -247,9 +290,10 @@ def resolve(type_name: str, builtins: Mapping[str, Component]) -> Component:
             )
         plugin = found.plugins.get(type_name)
         if plugin is None:
-            known = sorted({**found.plugins, **builtins})
+            known = sorted({**found.plugins, **registered_now, **builtins})
             hint = did_you_mean(type_name, known) or "known types: " + ", ".join(known)
             raise ComponentNotFound(f"unknown node type {type_name!r}", hint)
         component = plugin.component
-    check_runtime(component)
+    if component.runtime is not None:  # a function of a record is inlined and has none
+        check_runtime(component)
     return component

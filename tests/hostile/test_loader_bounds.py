@@ -13,6 +13,7 @@ import pytest
 from compiler.diagnostics import DiagnosticError
 from compiler.load.config import load_config
 from compiler.load.limits import MAX_ALIAS_NODES, MAX_CONFIG_CHARS, MAX_NESTING
+from compiler.load.yaml_spans import load_yaml
 from tests.support.jobs import MDP
 
 BOUND_S = 10
@@ -133,7 +134,7 @@ def test_aliases_that_nest_past_the_limit_are_refused_at_the_alias():
 def test_the_alias_budget_counts_every_value_an_alias_stands_for():
     anchor = "base: &b [" + ", ".join(["0"] * 99) + "]\n"  # 100 values: the list and its items
     uses = [f"u{i}: *b\n" for i in range(MAX_ALIAS_NODES // 100 + 1)]
-    assert len(load_config("c.yaml", anchor + "".join(uses[:-1])).data) == 1 + MAX_ALIAS_NODES // 100
+    assert len(load_yaml("c.yaml", anchor + "".join(uses[:-1])).data) == 1 + MAX_ALIAS_NODES // 100
     last = len(uses) + 1
     assert load_error("c.yaml", anchor + "".join(uses)) == (
         f"c.yaml:{last}:{len(f'u{last - 2}: ') + 1}: YAML aliases expand to more than 10,000 values"
@@ -142,7 +143,7 @@ def test_the_alias_budget_counts_every_value_an_alias_stands_for():
 
 def test_ordinary_aliases_and_merge_keys_still_load_with_spans():
     text = "base: &b {x: 1, y: [1, 2]}\nn:\n  <<: *b\n  z: 3\nm: *b\n"
-    doc = load_config("c.yaml", text)
+    doc = load_yaml("c.yaml", text)
     assert doc.data == {
         "base": {"x": 1, "y": [1, 2]},
         "n": {"x": 1, "y": [1, 2], "z": 3},

@@ -1,0 +1,117 @@
+"""Run a built job inside the caller's running event loop (the Python API's way to run a job).
+
+``python module.py`` and ``mdp run`` own their process: they install SIGINT/SIGTERM handlers and
+a watchdog that exits the process when stopping hangs. A job embedded in someone else's program
+must do neither, since the caller owns the signals and the process. :class:`EmbeddedJob` runs
+the same :class:`~runtime_lib.runner.Run` in the caller's loop: ``duration`` is a timer on that
+loop, :meth:`EmbeddedJob.request_stop` sets the run's stop event (the sources stop, open
+windows flush, the sinks drain, as after SIGTERM), and there is no grace timer. Cancelling
+the task that runs it stops it the same way. A push that never returns blocks the caller's
+loop, as any blocking call would.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .context import BuildContext
+from .errors import JobError
+from .file_paths import check_build_files
+from .metrics import NodeCollector, serve_metrics
+from .runner import LiveContext, Run, RunOptions
+from .summary import format_summary, nodes_that_refused_everything
+
+log = logging.getLogger("mdp.job")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a job run ended, with the counters ``mdp run`` prints in its summary.
+
+    ``status`` is ``mdp run``'s exit status: 0 done, 1 job error (``error`` says what) or a node
+    that set aside every record it received. ``nodes`` maps each node id to its counters
+    (``events_in``, ``events_out``, ``late``, ``dropped``, ``errors``, ``set_aside`` by reason,
+    ...); ``rows_written`` maps each sink to the rows it wrote; ``summary`` is the printed table.
+    """
+
+    job_name: str
+    status: int
+    error: str | None
+    elapsed_s: float
+    nodes: dict[str, dict] = field(default_factory=dict)
+    rows_written: dict[str, int] = field(default_factory=dict)
+    summary: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the job ended with status 0."""
+        return self.status == 0
+
+
+class EmbeddedJob:
+    """One run of a generated module's ``build`` in the caller's event loop."""
+
+    def __init__(self, build: Callable[[BuildContext], None], job_name: str, options: RunOptions) -> None:
+        self.build = build
+        self.job_name = job_name
+        self.options = options
+        self.ctx = LiveContext()
+        self.run: Run | None = None
+        self._stop_requested = False
+
+    def request_stop(self) -> None:
+        """Ask the job to stop: sources stop, open windows flush, sinks drain (as after SIGTERM)."""
+        self._stop_requested = True
+        if self.run is not None:
+            self.run.stop.set()
+
+    async def execute(self) -> RunResult:
+        """Build the job, run it to its end, and return how it ended (a job error is a result, not raised)."""
+        started = time.monotonic()
+        error = None
+        server = None
+        try:
+            check_build_files(self.build)  # before any sink opens (and truncates) its file
+            self.build(self.ctx)
+            self.run = Run(self.ctx, self.options)
+            if self._stop_requested:
+                self.run.stop.set()
+            if self.options.metrics_port is not None:
+                collector = NodeCollector(
+                    self.job_name,
+                    self.ctx.node_stats,
+                    self.ctx.workers,
+                    self.options.labels,
+                    self.ctx.running,
+                )
+                server = serve_metrics(collector, self.options.metrics_port)
+            await self.run.execute(watchdog=False)
+        except JobError as exc:
+            error = str(exc)
+        except Exception as exc:  # an operator or sink failed on data it cannot handle
+            log.debug("job %r stopped", self.job_name, exc_info=True)
+            error = f"the job stopped on {type(exc).__name__}: {exc}"
+        finally:
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+        return self._result(time.monotonic() - started, error)
+
+    def _result(self, elapsed_s: float, error: str | None) -> RunResult:
+        rows = {node_id: worker.rows_written for node_id, worker in self.ctx.workers.items()}
+        refused = nodes_that_refused_everything(self.ctx) if error is None else []
+        if refused:
+            names = ", ".join(repr(node_id) for node_id in refused)
+            error = f"{names} set aside every record it received (see the warnings logged)"
+        return RunResult(
+            self.job_name,
+            0 if error is None else 1,
+            error,
+            elapsed_s,
+            {node_id: stats.as_dict() for node_id, stats in self.ctx.node_stats.items()},
+            rows,
+            format_summary(self.job_name, self.ctx, elapsed_s, rows),
+        )
