@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import json
+import re
 from dataclasses import replace
 from itertools import islice
 
@@ -17,6 +19,8 @@ from .suggest import did_you_mean
 MAX_CYCLES_REPORTED = 5
 MAX_CYCLES_EXAMINED = 1_000  # a dense graph has more simple cycles than could ever be listed
 MAX_NODES = 10_000  # a bound on the work a config can ask for; 5,000 nodes compile in seconds
+MAX_SINK_EDGES_SHOWN = 5  # edges a missing-sink hint spells out
+PLAIN_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
 def _edge_span(pipeline: Pipeline, source: str, target: str):
@@ -64,6 +68,29 @@ def _listed_edge_targets(pipeline: Pipeline) -> set[str]:
     return named | {match[0] for match in meant if match}
 
 
+def _yaml_id(node_id: str) -> str:
+    """A node id as it can be written in a YAML flow list: plain where that reads back the same."""
+    return node_id if PLAIN_ID.match(node_id) else json.dumps(node_id)
+
+
+def _sink_hint(pipeline: Pipeline) -> str:
+    """What to add to a pipeline without a sink: a node, and an edge from each node without outputs."""
+    ends = [n.id for n in pipeline.in_config_order() if pipeline.graph.out_degree(n.id) == 0]
+    if not ends:
+        return "add a sink such as sink.store or sink.jsonl, and an edge to it"
+    sink = next(
+        name for name in ("out", *(f"out_{i}" for i in range(1, len(ends) + 2))) if name not in pipeline.graph
+    )
+    edges = [f"[{_yaml_id(end)}, {sink}]" for end in ends[:MAX_SINK_EDGES_SHOWN]]
+    listed = edges[0] if len(edges) == 1 else ", ".join(edges[:-1]) + " and " + edges[-1]
+    more = len(ends) - len(edges)
+    rest = f", and one from each of the {more} other nodes without outputs" if more else ""
+    return (
+        f"add a sink node such as {{id: {sink}, type: sink.null}} and the edge{'s' * (len(ends) > 1)} "
+        f"{listed}{rest} (sink.jsonl writes the records to a file, sink.store writes bars to SQLite)"
+    )
+
+
 def _structure(pipeline: Pipeline) -> list[Diagnostic]:
     graph, found = pipeline.graph, []
     nodes = pipeline.in_config_order()
@@ -78,13 +105,7 @@ def _structure(pipeline: Pipeline) -> list[Diagnostic]:
             )
         )
     if not any(n.kind == "sink" for n in nodes):
-        found.append(
-            Diagnostic(
-                nodes_key,
-                "the pipeline has no sink (a sink.* node)",
-                "add a sink such as sink.store or sink.jsonl, and an edge to it",
-            )
-        )
+        found.append(Diagnostic(nodes_key, "the pipeline has no sink (a sink.* node)", _sink_hint(pipeline)))
     listed_targets = _listed_edge_targets(pipeline)
     reached = set().union(*nx.bfs_layers(graph, sources))  # one walk from all sources at once
     for node in nodes:
@@ -117,7 +138,11 @@ def _structure(pipeline: Pipeline) -> list[Diagnostic]:
     return found
 
 
-def _field_problems(pipeline: Pipeline, node: Node, upstream: Schema, feeders: str) -> list[Diagnostic]:
+def _field_problems(
+    pipeline: Pipeline, node: Node, upstream: Schema, feeders: str, explained: frozenset[tuple] = frozenset()
+) -> list[Diagnostic]:
+    """The fields the node reads that its input lacks; ``explained`` holds the param paths whose
+    expressions the component's own check already blamed, with a better hint."""
     listing = f"fields of {feeders}: {', '.join(upstream.names())}"
 
     def unknown(name: str, span) -> Diagnostic:
@@ -126,6 +151,8 @@ def _field_problems(pipeline: Pipeline, node: Node, upstream: Schema, feeders: s
 
     found = []
     for param_path, expr in node.expressions.items():
+        if param_path in explained:
+            continue
         for ref in expr.fields:
             if not upstream.has(ref.name):
                 span = pipeline.expression_span(node, ("params", *param_path), ref.col, ref.end_col)
@@ -216,14 +243,16 @@ def _feeders_through(pipeline: Pipeline, graph: nx.DiGraph, pred_id: str, memo: 
 
 def _bind(
     pipeline: Pipeline, graph: nx.DiGraph, node: Node, upstream: Schema, memo: dict
-) -> tuple[Node, list[Diagnostic]]:
-    """Let the node's component settle input-dependent params; its problems, located."""
+) -> tuple[Node, list[Diagnostic], frozenset[tuple]]:
+    """Let the node's component settle input-dependent params; its problems, located, and the
+    param paths they blame."""
     params, problems = node.component.bind(node.params, upstream, _feeders(pipeline, graph, node.id, memo))
+    problems = [Problem._make(problem) for problem in problems]  # a plugin's are plain tuples
     found = [
         Diagnostic(pipeline.span(node, "params", *problem.path), problem.message, problem.hint)
-        for problem in map(Problem._make, problems)  # a plugin's are plain tuples
+        for problem in problems
     ]
-    return replace(node, params=params), found
+    return replace(node, params=params), found, frozenset(tuple(problem.path) for problem in problems)
 
 
 def _schemas(pipeline: Pipeline) -> tuple[Pipeline, list[Diagnostic]]:
@@ -243,9 +272,9 @@ def _schemas(pipeline: Pipeline) -> tuple[Pipeline, list[Diagnostic]]:
             upstream = incoming[0]
             for schema in incoming[1:]:
                 upstream = upstream.merge(schema)
-            node, problems = _bind(pipeline, graph, node, upstream, memo)
+            node, problems, explained = _bind(pipeline, graph, node, upstream, memo)
             feeders = " and ".join(repr(p.id) for p in sorted(preds, key=by_position))
-            problems += _field_problems(pipeline, node, upstream, f"node {feeders}")
+            problems += _field_problems(pipeline, node, upstream, f"node {feeders}", explained)
             found.extend(problems)
             if problems:
                 continue

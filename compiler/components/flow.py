@@ -12,8 +12,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from ..expressions import parse_expression
-from .base import Component, Duration, Params, PositiveDuration
+from .base import Component, Duration, PositiveDuration
 from .keys import key_code
+from .seed_aliases import Older, OlderSpellings
 
 DEDUPE_DEFAULT_KEY = "(symbol, ts, price, size)"
 DEFAULT_MAX_PENDING = 100_000
@@ -32,35 +33,27 @@ def _not_below_min_rate(rate: float) -> float:
     return rate
 
 
-class DeduplicateParams(Params):
+class DeduplicateParams(OlderSpellings):
     """Drop a record when a record with the same key was emitted less than ``ttl`` away in event time."""
+
+    COMPONENT = "operator.deduplicate"
+    OLDER = (Older("key_fn", "key"), Older("ttl", "ttl", seconds=True))
 
     key: str | None = Field(
         None, description=f"expression for the duplicate key; default {DEDUPE_DEFAULT_KEY}"
     )
-    key_fn: str | None = Field(None, description='seed style: \'lambda x: (x["symbol"], x["price"])\'')
     ttl: PositiveDuration = Field(description="how long in event time an emitted key suppresses repeats")
 
-    @model_validator(mode="after")
-    def _one_key(self) -> DeduplicateParams:
-        if self.key is not None and self.key_fn is not None:
-            raise ValueError("operator.deduplicate takes key or key_fn, not both")
-        return self
-
-    def key_param(self) -> tuple[str, str] | None:
-        """The param name holding the key and its text, or None for the default key."""
-        if self.key_fn is not None:
-            return "key_fn", self.key_fn
-        return ("key", self.key) if self.key is not None else None
-
     def key_text(self) -> str:
-        """The key expression in force (the default when neither key nor key_fn is given)."""
-        given = self.key_param()
-        return given[1] if given else DEDUPE_DEFAULT_KEY
+        """The key expression in force (the default when no key is given)."""
+        return self.key if self.key is not None else DEDUPE_DEFAULT_KEY
 
 
-class ThrottleParams(Params):
+class ThrottleParams(OlderSpellings):
     """A token bucket in processing time: ``rate`` records per second, bursts up to ``burst``."""
+
+    COMPONENT = "operator.throttle"
+    OLDER = (Older("key_fn", "key"),)
 
     rate: Annotated[float, AfterValidator(_not_below_min_rate)] = Field(
         gt=0, le=MAX_RATE, allow_inf_nan=False, strict=True, description="records per second (per key)"
@@ -91,8 +84,11 @@ class ThrottleParams(Params):
         return self.burst if self.burst is not None else math.ceil(self.rate)
 
 
-class BufferParams(Params):
+class BufferParams(OlderSpellings):
     """Re-batch records: batches of ``max_items``, or fewer once the oldest waited ``max_wait``."""
+
+    COMPONENT = "operator.buffer"
+    OLDER = (Older("flush_interval", "max_wait", seconds=True),)
 
     max_items: int = Field(ge=1, le=MAX_ITEMS, strict=True, description="records per released batch")
     max_wait: Duration = Field(description="processing time the oldest held record may wait (0s: never hold)")
@@ -103,7 +99,7 @@ def _dedupe_kwargs(params: DeduplicateParams) -> dict:
 
 
 def _dedupe_requires(params: DeduplicateParams) -> list[tuple[tuple, str]]:
-    needed = ["ts"] if params.key_param() else parse_expression(DEDUPE_DEFAULT_KEY).field_names()
+    needed = ["ts"] if params.key is not None else parse_expression(DEDUPE_DEFAULT_KEY).field_names()
     return [(("type",), name) for name in needed]
 
 
@@ -125,7 +121,7 @@ COMPONENTS = (
         output=lambda params, upstream: upstream,
         runtime="runtime_lib.operators.deduplicate:Deduplicate",
         kwargs=_dedupe_kwargs,
-        expressions=lambda params: {(p[0],): p[1] for p in [params.key_param()] if p},
+        expressions=lambda params: {params.param_path("key"): params.key} if params.key is not None else {},
         requires=_dedupe_requires,
     ),
     Component(
@@ -135,7 +131,7 @@ COMPONENTS = (
         output=lambda params, upstream: upstream,
         runtime="runtime_lib.operators.throttle:Throttle",
         kwargs=_throttle_kwargs,
-        expressions=lambda params: {("key",): params.key} if params.key is not None else {},
+        expressions=lambda params: {params.param_path("key"): params.key} if params.key is not None else {},
     ),
     Component(
         "operator.buffer",

@@ -4,17 +4,32 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from runtime_lib.operators.event_windows import DEFAULT_MAX_JUMP_NS
 from runtime_lib.timeutil import format_duration
 
 from ..expressions import parse_expression
 from ..schema import BAR, BAR_FIELDS, Schema
-from .base import Component, Duration, Feeder, Params, Port, PositiveDuration, Problem
+from ..suggest import did_you_mean
+from .base import Component, Duration, Feeder, Port, PositiveDuration, Problem
 from .keys import key_code
+from .seed_aliases import Older, OlderSpellings, single_field
 
 GETTERS = ("get_symbol", "get_price", "get_time")
+READS_BY_DEFAULT = {"get_symbol": "symbol", "get_price": "price", "get_time": "ts"}
+"""The tick field each getter stands in for: a getter that reads just that field changes nothing."""
+ON_BARS = {
+    "get_symbol": "bars are grouped by their symbol (key: groups them by another expression)",
+    "get_price": "coarser bars are made from the bars' own open, high, low, close and volume",
+    "get_time": "a bar's time is its ts, the start of its window",
+}
+"""Why each getter has no use when bars are resampled."""
+READ_BY_DEFAULT_TEXT = {
+    "get_symbol": "each tick's symbol from symbol",
+    "get_price": "each tick's price from price",
+    "get_time": "each tick's time from ts (integer ns since the epoch)",
+}
 BAR_MARKERS = ("open", "high", "low", "close", "volume")
 """An input whose schema has all of these fields is taken as bars (unless ``input`` says)."""
 
@@ -38,8 +53,11 @@ MAX_JUMP_DESCRIPTION = (
 )
 
 
-class ResampleParams(Params):
+class ResampleParams(OlderSpellings):
     """Event-time OHLC bars over tumbling windows ``[start, start + window)``, per key."""
+
+    COMPONENT = "operator.resample_ohlc"
+    OLDER = (Older("key_fn", "key"), Older("watermark_lag", "allowed_lateness", seconds=True))
 
     window: PositiveDuration = Field(description="bar width: 1s, 1m, 5m, 1h, ...")
     key: str = Field(
@@ -70,6 +88,19 @@ class ResampleParams(Params):
         None, description="seed style: a lambda giving ns since the epoch, instead of ts"
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_getters_of_the_default_field(cls, data: Any) -> Any:
+        """``get_price: "lambda x: x['price']"`` reads what is read anyway: it is left out, so it
+        compiles as if not written (and is no error where bars are resampled)."""
+        if not isinstance(data, dict):
+            return data
+        return {
+            name: value
+            for name, value in data.items()
+            if name not in READS_BY_DEFAULT or single_field(value) != READS_BY_DEFAULT[name]
+        }
+
     def key_param(self) -> str:
         """The param holding the key in force: ``key`` if written or without ``get_symbol``."""
         return "key" if "key" in self.model_fields_set or self.get_symbol is None else "get_symbol"
@@ -95,19 +126,51 @@ def infer_input(upstream: Schema | None) -> str:
     return "ticks"
 
 
+def _getter_problems(params: ResampleParams, upstream: Schema | None, feeders: list[Feeder]) -> list[Problem]:
+    """The getters that cannot be used as written, each with what to write instead.
+
+    With bars as input every getter is of no use (the input may be ticks after all unless it
+    comes from another resample). With ticks, a getter that reads one field the input lacks,
+    while the input has the field read by default (the older system's ``x['timestamp']`` where
+    ticks carry ``ts``), is better left out; a getter reading a field that is probably a typo of
+    another is left to the field check and its did-you-mean.
+    """
+    if params.input == "bars":
+        surely_bars = any(feeder.type == "operator.resample_ohlc" for feeder in feeders)
+        other = "" if surely_bars else "; or set input: ticks if the input really carries ticks"
+        return [
+            Problem((name,), f"{name} reads ticks, but this node resamples bars",
+                    f"remove {name}: {ON_BARS[name]}{other}")
+            for name in params.getters()
+        ]  # fmt: skip
+    if upstream is None or upstream.open:
+        return []
+    problems = []
+    for name, text in params.getters().items():
+        field, default = single_field(text), READS_BY_DEFAULT[name]
+        if field is None or upstream.has(field) or not upstream.has(default):
+            continue
+        if did_you_mean(field, upstream.names()) not in (None, f"did you mean {default!r}?"):
+            continue
+        problems.append(
+            Problem(
+                (name,),
+                f"{name} reads {field!r}, a field its input does not have",
+                f"remove {name}: resample_ohlc reads {READ_BY_DEFAULT_TEXT[name]} by default",
+            )
+        )
+    return problems
+
+
 def _bind(
     params: ResampleParams, upstream: Schema | None, feeders: list[Feeder]
 ) -> tuple[ResampleParams, list[Problem]]:
-    """Settle ``input`` from the input schema, then check what bars input allows."""
+    """Settle ``input`` from the input schema, then check the getters and what bars input allows."""
     if params.input is None and infer_input(upstream) == "bars":
         params = params.model_copy(update={"input": "bars"})
+    problems = _getter_problems(params, upstream, feeders)
     if params.input != "bars":
-        return params, []
-    problems = [
-        Problem((name,), f"{name} reads ticks, but this node resamples bars",
-         "remove it, or set input: ticks if the input really carries ticks")
-        for name in params.getters()
-    ]  # fmt: skip
+        return params, problems
     for feeder in feeders:
         if feeder.type != "operator.resample_ohlc":
             continue
@@ -152,7 +215,7 @@ def _kwargs(params: ResampleParams) -> dict:
 def _expressions(params: ResampleParams) -> dict[tuple, str]:
     found = {(name,): text for name, text in params.getters().items()}
     if params.key_param() == "key":
-        found[("key",)] = params.key
+        found[params.param_path("key")] = params.key
     return found
 
 

@@ -11,23 +11,30 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from ..schema import Schema
-from .base import Component, Inline, Params, Port
+from .base import Component, Inline, Port
+from .seed_aliases import Older, OlderSpellings
 
 if TYPE_CHECKING:
     from ..codegen.chain import ChainWriter
     from ..ir import Node
 
 
-class HashPartitionParams(Params):
+class HashPartitionParams(OlderSpellings):
     """Tag each record with a partition number from a stable hash of its key."""
+
+    COMPONENT = "operator.hash_partition"
+    OLDER = (Older("key_fn", "key"),)
 
     key: str = Field("symbol", description="expression whose value is hashed")
     num_partitions: int = Field(gt=0, description="number of partitions")
     field: str = Field("partition", min_length=1, description="name of the field that receives the partition")
 
 
-class RouterParams(Params):
+class RouterParams(OlderSpellings):
     """Send each record to the node its key's value names."""
+
+    COMPONENT = "operator.router"
+    OLDER = (Older("route_key", "key"), Older("key_fn", "key"))
 
     key: str = Field(description="expression whose value selects the route")
     routes: dict[str | int, str] = Field(min_length=1, description="{value: node id}")
@@ -51,7 +58,7 @@ def _routes(params: RouterParams) -> list[Port]:
 
 def _write_partition(writer: ChainWriter, node: Node) -> None:
     """A hash partition's code: the partition field, computed where it is first read."""
-    key = writer.render(node.expressions[("key",)])
+    key = writer.render(node.expressions[node.params.param_path("key")])
     writer.require("from runtime_lib.hashing import stable_hash")
     writer.assign({node.params.field: f"stable_hash({key}) % {node.params.num_partitions}"})
 
@@ -68,7 +75,8 @@ def _write_router(writer: ChainWriter, node: Node) -> None:
     )
     writer.before_loop(f"route = {{{routes}}}.get")
     default = f"{lists[params.default]}.append" if params.default is not None else "None"
-    writer.line(f"target = route({writer.render(node.expressions[('key',)])}, {default})")
+    key = writer.render(node.expressions[params.param_path("key")])
+    writer.line(f"target = route({key}, {default})")
     if params.default is None:
         writer.drop_if("target is None")
     writer.line(f"target({writer.record()})")
@@ -85,7 +93,7 @@ COMPONENTS = (
         HashPartitionParams,
         "tag records with a stable partition number (inlined)",
         output=_partition_output,
-        expressions=lambda params: {("key",): params.key},
+        expressions=lambda params: {params.param_path("key"): params.key},
         inline=Inline(
             _write_partition,
             summary=lambda params: f"{params.field} = stable_hash({params.key}) % {params.num_partitions}",
@@ -96,7 +104,7 @@ COMPONENTS = (
         RouterParams,
         "send each record to the node named for its key's value (inlined)",
         output=lambda params, upstream: upstream,
-        expressions=lambda params: {("key",): params.key},
+        expressions=lambda params: {params.param_path("key"): params.key},
         side_outputs=_routes,
         splits=True,
         inline=Inline(_write_router, summary=_router_summary, drops=lambda params: params.default is None),

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, model_validator
 
 from ..expressions import Expression, ExpressionError, parse_expression
 from ..schema import Schema
 from .base import Component, Inline, Params, Problem
+from .seed_aliases import registry_function_problem
 from .trust import PluginError, import_plugin
 
 if TYPE_CHECKING:
@@ -37,9 +38,23 @@ class MapParams(Params):
     fn: str | None = Field(
         None, description="'lambda x: {...}' (seed style) or a plugin 'package.module:function'"
     )
+    _older_fn_name: object = PrivateAttr(None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _refuse_fn_name(cls, data: Any, handler: ModelWrapValidatorHandler) -> Any:
+        """The older system's ``fn_name`` (a function in its registry) is refused by the check,
+        which says what to write instead; the node's other params are moot until then."""
+        if not isinstance(data, dict) or "fn_name" not in data:
+            return handler(data)
+        params = cls.model_construct()
+        params._older_fn_name = data["fn_name"]
+        return params
 
     @model_validator(mode="after")
     def _one_form(self) -> MapParams:
+        if self._older_fn_name is not None:
+            return self
         forms = [name for name in ("expr", "fn") if getattr(self, name) is not None]
         if self.fields is not None or self.select is not None:
             forms.insert(0, "fields/select")
@@ -100,6 +115,8 @@ def record_keys(text: str) -> tuple[list[str], bool] | None:
 
 
 def _map_check(params: MapParams) -> list[Problem]:
+    if params._older_fn_name is not None:
+        return [registry_function_problem(params._older_fn_name)]
     problems = []
     for name in ("expr", "fn"):
         text = getattr(params, name)

@@ -13,16 +13,20 @@ from runtime_lib.operators.event_windows import DEFAULT_MAX_JUMP_NS
 from ..expressions import ExpressionError, parse_expression
 from ..schema import Schema
 from ..suggest import did_you_mean
-from .base import Code, Component, Duration, Params, Port, PositiveDuration, Problem
+from .base import Code, Component, Duration, Port, PositiveDuration, Problem
 from .keys import key_code
 from .resample import MAX_JUMP_DESCRIPTION, MaxJump
+from .seed_aliases import Older, OlderSpellings
 
 WINDOW_FIELDS = ("ts", "window_end")
 EXAMPLES = {"count": "count() or count(bid)", "vwap": "vwap(price, size)"}
 
 
-class WindowParams(Params):
+class WindowParams(OlderSpellings):
     """Aggregate each key's records over tumbling event-time windows ``[start, start + window)``."""
+
+    COMPONENT = "operator.window"
+    OLDER = (Older("key_fn", "key"), Older("watermark_lag", "allowed_lateness", seconds=True))
 
     window: PositiveDuration = Field(description="window width: 1s, 1m, 5m, 1h, ...")
     key: str = Field(
@@ -156,7 +160,7 @@ def _check(params: WindowParams) -> list[Problem]:
         if name in WINDOW_FIELDS:
             problems.append(
                 Problem(
-                    ("key",),
+                    params.param_path("key"),
                     f"the key field {name!r} would clash with the window's {name!r}",
                     "window records carry ts (window start) and window_end",
                 )
@@ -179,7 +183,7 @@ def _check(params: WindowParams) -> list[Problem]:
 
 
 def _expressions(params: WindowParams) -> dict[tuple, str]:
-    found: dict[tuple, str] = {("key",): params.key}
+    found: dict[tuple, str] = {params.param_path("key"): params.key}
     for name, agg in _aggs(params).items():
         found.update({("aggs", name, i): arg for i, arg in enumerate(agg.args)})
     return found
