@@ -189,7 +189,7 @@ NODE_COLUMN = len("    - {id: n0, ") + 1  # where a node's text starts on its li
         ),
         (
             "type: operator.deduplicate, params: {key: symbol, key_fn: \"lambda x: x['symbol']\", ttl: 1s}",
-            "\"lambda",
+            '"lambda',
             "operator.deduplicate takes key or key_fn, not both",
         ),
         (
