@@ -21,6 +21,7 @@ from runtime_lib.stopping import DEFAULT_GRACE_S, GRACE_ENV
 from .components_cli import components_command
 from .config_args import ConfigOption, ConfigsOption, OptionalConfig, OptionalConfigs, all_configs, one_config
 from .graph_cli import graph_command
+from .jobs_cli import list_command, status_command
 
 if TYPE_CHECKING:
     from .driver import Compiled
@@ -227,6 +228,8 @@ def run(
 
 app.command("components")(components_command)
 app.command("graph")(graph_command)
+app.command("list")(list_command)
+app.command("status")(status_command)
 
 
 def main() -> None:

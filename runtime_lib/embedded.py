@@ -12,19 +12,13 @@ loop, as any blocking call would.
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .context import BuildContext
-from .errors import JobError
-from .file_paths import check_build_files
-from .metrics import NodeCollector, serve_metrics
-from .runner import LiveContext, Run, RunOptions
-from .summary import format_summary, nodes_that_refused_everything
-
-log = logging.getLogger("mdp.job")
+from .job_lifecycle import JobLifecycle
+from .runner import Run, RunOptions
+from .summary import format_summary
 
 
 @dataclass(frozen=True)
@@ -55,10 +49,10 @@ class EmbeddedJob:
     """One run of a generated module's ``build`` in the caller's event loop."""
 
     def __init__(self, build: Callable[[BuildContext], None], job_name: str, options: RunOptions) -> None:
-        self.build = build
+        self.job = JobLifecycle(build, job_name, options)
         self.job_name = job_name
         self.options = options
-        self.ctx = LiveContext()
+        self.ctx = self.job.ctx
         self.run: Run | None = None
         self._stop_requested = False
 
@@ -70,48 +64,25 @@ class EmbeddedJob:
 
     async def execute(self) -> RunResult:
         """Build the job, run it to its end, and return how it ended (a job error is a result, not raised)."""
-        started = time.monotonic()
-        error = None
-        server = None
+        failure = None
         try:
-            check_build_files(self.build)  # before any sink opens (and truncates) its file
-            self.build(self.ctx)
+            self.job.prepare()
             self.run = Run(self.ctx, self.options)
             if self._stop_requested:
                 self.run.stop.set()
-            if self.options.metrics_port is not None:
-                collector = NodeCollector(
-                    self.job_name,
-                    self.ctx.node_stats,
-                    self.ctx.workers,
-                    self.options.labels,
-                    self.ctx.running,
-                )
-                server = serve_metrics(collector, self.options.metrics_port)
             await self.run.execute(watchdog=False)
-        except JobError as exc:
-            error = str(exc)
-        except Exception as exc:  # an operator or sink failed on data it cannot handle
-            log.debug("job %r stopped", self.job_name, exc_info=True)
-            error = f"the job stopped on {type(exc).__name__}: {exc}"
-        finally:
-            if server is not None:
-                server.shutdown()
-                server.server_close()
-        return self._result(time.monotonic() - started, error)
-
-    def _result(self, elapsed_s: float, error: str | None) -> RunResult:
-        rows = {node_id: worker.rows_written for node_id, worker in self.ctx.workers.items()}
-        refused = nodes_that_refused_everything(self.ctx) if error is None else []
-        if refused:
-            names = ", ".join(repr(node_id) for node_id in refused)
-            error = f"{names} set aside every record it received (see the warnings logged)"
+        except Exception as exc:  # a job error, or an operator or sink that failed on data it cannot handle
+            failure = exc
+        outcome = self.job.finish(failure)
+        error = outcome.error
+        if error is not None and not outcome.raised:
+            error += " (see the warnings logged)"
         return RunResult(
             self.job_name,
-            0 if error is None else 1,
+            outcome.status,
             error,
-            elapsed_s,
+            outcome.elapsed_s,
             {node_id: stats.as_dict() for node_id, stats in self.ctx.node_stats.items()},
-            rows,
-            format_summary(self.job_name, self.ctx, elapsed_s, rows),
+            outcome.rows_written,
+            format_summary(self.job_name, self.ctx, outcome.elapsed_s, outcome.rows_written),
         )

@@ -5,21 +5,16 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 from collections.abc import Callable
 
 from .context import BuildContext, run_local_job
-from .errors import JobError
-from .file_paths import check_build_files
+from .job_lifecycle import JobLifecycle
 from .limits import positive_count, positive_seconds
-from .metrics import NodeCollector, serve_metrics
-from .runner import LiveContext, RunOptions, run_live
+from .runner import RunOptions, run_live
 from .stopping import DEFAULT_GRACE_S, GRACE_ENV
-from .summary import format_summary, nodes_that_refused_everything
+from .summary import format_summary
 
 __all__ = ["main", "options_with_defaults", "run_local_job"]
-
-log = logging.getLogger("mdp.job")
 
 
 def _checked(check: Callable[[str], object]) -> Callable[[str], object]:
@@ -79,40 +74,24 @@ def run(
     A job that does not stop within the grace period after a stop request, or that gets a
     second signal, exits the process from :mod:`.stopping` instead (status 124, 130 or 143).
     """
-    started = time.monotonic()
-    ctx = LiveContext()
-    server = None
+    job = JobLifecycle(build, job_name, options)
+    failure = None
     try:
-        check_build_files(build)  # before any sink opens (and truncates) its file
-        build(ctx)
-        if options.metrics_port is not None:
-            collector = NodeCollector(job_name, ctx.node_stats, ctx.workers, options.labels, ctx.running)
-            server = serve_metrics(collector, options.metrics_port)
-        run_live(ctx, options)
-    except JobError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # an operator or sink failed on data it cannot handle
-        log.debug("job %r stopped", job_name, exc_info=True)
-        print(
-            f"error: the job stopped on {type(exc).__name__}: {exc} "
-            "(run with --log-level DEBUG for the traceback)",
-            file=sys.stderr,
-        )
-        return 1
-    finally:
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-    if not quiet:
-        rows = {node_id: worker.rows_written for node_id, worker in ctx.workers.items()}
-        print(format_summary(job_name, ctx, time.monotonic() - started, rows), file=sys.stderr)
-    refused = nodes_that_refused_everything(ctx)
-    if refused:
-        names = ", ".join(repr(node_id) for node_id in refused)
-        print(f"error: {names} set aside every record it received (see the warnings above)", file=sys.stderr)
-        return 1
-    return 0
+        job.prepare()
+        run_live(job.ctx, options)
+    except Exception as exc:  # a job error, or an operator or sink that failed on data it cannot handle
+        failure = exc
+    outcome = job.finish(failure)
+    if not quiet and not outcome.raised:
+        print(format_summary(job_name, job.ctx, outcome.elapsed_s, outcome.rows_written), file=sys.stderr)
+    if outcome.error is not None:
+        hint = ""
+        if outcome.unexpected:
+            hint = " (run with --log-level DEBUG for the traceback)"
+        elif not outcome.raised:  # a node refused every record: the warnings logged say why
+            hint = " (see the warnings above)"
+        print(f"error: {outcome.error}{hint}", file=sys.stderr)
+    return outcome.status
 
 
 def options_with_defaults(

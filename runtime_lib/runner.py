@@ -40,6 +40,7 @@ class LiveContext(BuildContext):
         super().__init__()
         self.workers: dict[str, SinkWorker] = {}
         self.running: dict[str, Source] = {}  # the sources of the run, once it has started them
+        self.phase = "starting"  # then running, stopping (flushing and draining), stopped
 
     def sink(self, node_id: str, node_type: str, cls: type, **params) -> Push:
         """Create the sink and return its worker's ``submit``; a sink that cannot start names itself."""
@@ -148,9 +149,11 @@ class Run:
         if live or any(getattr(op, "processing_time", False) for _id, op in self.ctx.operators):
             background.append(asyncio.create_task(self._timers(live)))
         stopper = asyncio.create_task(self.stop.wait())
+        self.ctx.phase = "running"
         try:
             await self._until_done(feeds, stopper, writers)
         finally:
+            self.ctx.phase = "stopping"
             await self._stop_sources(feeds, background + [stopper])
             try:
                 if self.failure is None:
@@ -166,6 +169,7 @@ class Run:
                     await worker.close_sink()
                 except Exception as exc:  # reported below unless something failed before
                     results.append(exc)
+            self.ctx.phase = "stopped"
         if self.failure is not None:
             raise self.failure
         for result in results:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 
 from .call_thread import CallThread
 from .sinks.base import Sink, sink_failure
 from .stats import NodeStats
+from .write_timings import WriteTimings
 
 DEFAULT_MAX_PENDING = 64
 
@@ -32,12 +34,16 @@ class SinkWorker:
         self._room.set()
         self._closing = False
         self._writing = 0  # rows of the write in progress
+        self._queued = 0  # rows submitted and not yet handed to a write
+        self.write_started: float | None = None  # monotonic time the write in progress began
+        self.write_timings = WriteTimings()
         self._closing_sink = False
         self._thread = CallThread(f"mdp-sink-{sink.node_id}")
 
     def submit(self, batch: list[dict]) -> None:
         """Queue a batch for writing (called synchronously from pipeline code)."""
         self.stats.events_in += len(batch)
+        self._queued += len(batch)
         self._pending.append(batch)
         self._wake.set()
         if len(self._pending) >= self.max_pending:
@@ -58,12 +64,16 @@ class SinkWorker:
                 self._room.set()
                 rows = [record for batch in batches for record in batch]
                 self._writing = len(rows)
+                self._queued -= len(rows)
+                self.write_started = time.monotonic()
                 try:
                     written = await self._thread.call(self.sink.write, rows)
                 except Exception as exc:
                     raise sink_failure(self.sink.node_id, self.sink.target, exc, self.rows_written) from None
                 finally:
+                    self.write_timings.observe(time.monotonic() - self.write_started)
                     self._writing = 0
+                    self.write_started = None
                 self.rows_written += written
                 self.stats.events_out += len(rows)
             if self._closing:
@@ -84,6 +94,10 @@ class SinkWorker:
         finally:
             self._closing_sink = False
             self._thread.finish()
+
+    def queue_depth(self) -> int:
+        """Rows submitted and not yet written (queued, or in the write in progress): read from any thread."""
+        return self._queued + self._writing
 
     def backlog(self) -> str:
         """What this sink has not yet written, in words ("" when nothing): read from any thread."""

@@ -41,6 +41,21 @@ DEFAULT_GRACE_S = 8.0  # under `docker stop`'s 10 s, so the message is printed b
 EXIT_GRACE_EXPIRED = 124  # as timeout(1): the job did not stop in time
 
 
+_FORCED_EXIT_HOOKS: list[Callable[[int, str], None]] = []
+
+
+def on_forced_exit(hook: Callable[[int, str], None]) -> Callable[[], None]:
+    """Have ``hook(status, why)`` called just before a hard exit (keep it short and never blocking);
+    return the function that removes it again."""
+    _FORCED_EXIT_HOOKS.append(hook)
+
+    def remove() -> None:
+        if hook in _FORCED_EXIT_HOOKS:
+            _FORCED_EXIT_HOOKS.remove(hook)
+
+    return remove
+
+
 def grace_from_env() -> float:
     """The grace period set by ``MDP_STOP_GRACE_S``, else :data:`DEFAULT_GRACE_S`."""
     text = os.environ.get(GRACE_ENV, "").strip()
@@ -181,4 +196,7 @@ class Watchdog:
         except Exception as exc:  # the report must not keep the process alive
             left = f"(what was pending could not be read: {type(exc).__name__})"
         os.write(2, f"error: {why}; exiting with status {status} without flushing: {left}\n".encode())
+        for hook in tuple(_FORCED_EXIT_HOOKS):
+            with contextlib.suppress(Exception):  # nothing may keep the process alive now
+                hook(status, why)
         os._exit(status)

@@ -1,6 +1,10 @@
-"""Shared pytest options: regenerate golden and error files instead of comparing with them."""
+"""Shared pytest options (regenerate golden and error files) and a private job state directory."""
 
 from __future__ import annotations
+
+import os
+
+import pytest
 
 
 def pytest_addoption(parser):
@@ -13,3 +17,11 @@ def pytest_addoption(parser):
         action="store_true",
         help="rewrite tests/fixtures/errors/*.err from the current diagnostics",
     )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_state_dir(tmp_path_factory):
+    """Job records of every run in the tests (and of the jobs they start) go to a throwaway state
+    directory, never the user's; a test that reads records sets its own ``MDP_STATE_DIR``."""
+    os.environ["MDP_STATE_DIR"] = str(tmp_path_factory.mktemp("mdp-state"))
+    yield

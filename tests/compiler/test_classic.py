@@ -19,8 +19,8 @@ from compiler.driver import analyse, compile_text
 from compiler.load.yaml_spans import load_yaml
 from compiler.schema import TICK
 from runtime_lib.metrics import NodeCollector
+from runtime_lib.runner import LiveContext
 from runtime_lib.sources.synthetic import synthetic_ticks
-from runtime_lib.stats import NodeStats
 from tests.support.compiled_module import load_compiled
 from tests.support.jobs import REPO
 
@@ -189,8 +189,9 @@ def test_sink_database_is_the_store_and_tenant_and_pipeline_become_metrics_label
     doc = _lowered(classic(extra="sink: database\n"))
     assert doc.data["dag"]["nodes"][2]["type"] == "sink.store"
     assert doc.data["run"]["labels"] == {"tenant_id": "demo", "pipeline_id": "p1"}
-    stats = {"ticks": NodeStats("ticks", "provider.synthetic")}
-    families = list(NodeCollector("job", stats, {}, {"tenant_id": "demo", "pipeline_id": "p1"}).collect())
+    ctx = LiveContext()
+    ctx.stats("ticks", "provider.synthetic")
+    families = list(NodeCollector("job", ctx, {"tenant_id": "demo", "pipeline_id": "p1"}).collect())
     sample = families[0].samples[0]
     assert sample.labels == {
         "job": "job",

@@ -287,9 +287,7 @@ def test_a_dropped_connection_loses_no_scripted_trade(run, tmp_path, client_erro
             for symbol, trades in after.items():
                 play_trades(tws, symbol, trades)
             await job.wait_for_records(40)
-            reconnects = {
-                f.name: f.samples for f in NodeCollector("j", {}, {}, None, job.ctx.running).collect()
-            }
+            reconnects = {f.name: f.samples for f in NodeCollector("j", job.ctx).collect()}
             await job.stop()
             assert this_minute() == minute, "the test crossed a minute boundary"
             return job, minute, reconnects
