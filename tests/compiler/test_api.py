@@ -67,13 +67,15 @@ async def run_job(settings: UnifiedRuntimeSettings, job_name: str | None = None,
 
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
-    """A working directory laid out like the repository, a private run cache, no MDP_* settings."""
+    """A working directory laid out like the repository, a private run cache and state directory,
+    no MDP_UNIFIED_* settings."""
     root = make_layout(tmp_path / "work")
     monkeypatch.chdir(root)
     for name in list(os.environ):
-        if name.startswith("MDP_"):
+        if name.startswith("MDP_UNIFIED_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("MDP_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("MDP_STATE_DIR", str(tmp_path / "state"))
     return root
 
 
