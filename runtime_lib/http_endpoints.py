@@ -48,6 +48,7 @@ class Endpoints(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: Endpoints
+    timeout = 10  # seconds a client may stay silent before its connection is dropped
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path.rstrip("/") or "/"
