@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from runtime_lib.limits import positive_count, positive_seconds
+from runtime_lib.log_format import LOG_FORMATS
 from runtime_lib.stopping import DEFAULT_GRACE_S, GRACE_ENV
 
 from .components_cli import components_command
@@ -146,6 +147,13 @@ def _checked(check):
     return callback
 
 
+def _log_format(value: str) -> str:
+    """A typer callback: ``value`` if it is a known log format, else a usage error (exit 2)."""
+    if value not in LOG_FORMATS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(LOG_FORMATS)}")
+    return value
+
+
 @app.command()
 def run(
     config: Annotated[
@@ -183,15 +191,20 @@ def run(
         ),
     ] = None,
     store_url: Annotated[str | None, typer.Option(help="the url of every sink.store node")] = None,
+    log_format: Annotated[
+        str, typer.Option(help="text, or json: one JSON object per line on stderr", callback=_log_format)
+    ] = "text",
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="no progress line, even on a terminal")
+    ] = False,
 ) -> None:
     """Compile (cached by config content and mdp version) and run the job, then print a summary.
 
     Each setting: its flag, else MDP_UNIFIED_<SETTING>, else the config file, else its default.
     """
-    import logging
-
     from runtime_lib.job import options_with_defaults
     from runtime_lib.job import run as run_job
+    from runtime_lib.log_format import configure_logging
 
     from .diagnostics import DiagnosticError, report
     from .job_prep import prepare_run
@@ -214,7 +227,7 @@ def run(
         raise typer.Exit(1) from None
     report(prepared.compiled.warnings, prepared.texts)
     module, settings = prepared.module, prepared.settings
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, log_format)
     options = options_with_defaults(
         getattr(module, "RUN_DEFAULTS", None), duration, max_events, settings.metrics_port, stop_grace
     )
@@ -223,7 +236,9 @@ def run(
         str(settings.config),
         module.CONFIG_SHA256,
     )
-    raise typer.Exit(run_job(module.build, module.JOB_NAME, options))
+    raise typer.Exit(
+        run_job(module.build, module.JOB_NAME, options, progress=not no_progress, log_format=log_format)
+    )
 
 
 app.command("components")(components_command)

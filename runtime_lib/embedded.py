@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from .context import BuildContext
 from .job_lifecycle import JobLifecycle
+from .log_format import lifecycle
 from .runner import Run, RunOptions
 from .summary import format_summary
 
@@ -77,6 +78,8 @@ class EmbeddedJob:
         error = outcome.error
         if error is not None and not outcome.raised:
             error += " (see the warnings logged)"
+        if error is not None:
+            lifecycle("error", f"job {self.job_name!r} failed: {error}", job=self.job_name, error=error)
         return RunResult(
             self.job_name,
             outcome.status,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable
 
 from .context import BuildContext, run_local_job
 from .job_lifecycle import JobLifecycle
 from .limits import positive_count, positive_seconds
+from .log_format import LOG_FORMATS, configure_logging, lifecycle
+from .progress import ProgressBar
 from .runner import RunOptions, run_live
 from .stopping import DEFAULT_GRACE_S, GRACE_ENV
 from .summary import format_summary
@@ -62,34 +63,64 @@ def _parser(job_name: str, description: str, defaults: dict) -> argparse.Argumen
     parser.add_argument(
         "--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help=f"default: {level}"
     )
-    parser.add_argument("--quiet", action="store_true", help="do not print the summary")
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="text",
+        help="text (default) or json: one object per line",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress line, even on a terminal")
+    parser.add_argument(
+        "--quiet", action="store_true", help="do not print the summary (nor the progress line)"
+    )
     return parser
 
 
 def run(
-    build: Callable[[BuildContext], None], job_name: str, options: RunOptions, quiet: bool = False
+    build: Callable[[BuildContext], None],
+    job_name: str,
+    options: RunOptions,
+    quiet: bool = False,
+    progress: bool = True,
+    log_format: str = "text",
 ) -> int:
-    """Run the job live; print a summary to stderr; return the exit status (0 ok, 1 job error).
+    """Run the job live and return the exit status (0 ok, 1 job error).
 
-    A job that does not stop within the grace period after a stop request, or that gets a
-    second signal, exits the process from :mod:`.stopping` instead (status 124, 130 or 143).
+    With ``log_format`` text, a summary table (unless ``quiet``) and any error are printed to
+    stderr at the end; with json, stderr holds only JSON lines, and the end is the ``stop``
+    event (with the counters) and, on failure, an ``error`` event. A progress line is drawn on
+    a terminal when ``progress`` and not ``quiet``. A job that does not stop within the grace
+    period after a stop request, or that gets a second signal, exits the process from
+    :mod:`.stopping` instead (status 124, 130 or 143).
     """
     job = JobLifecycle(build, job_name, options)
     failure = None
     try:
         job.prepare()
-        run_live(job.ctx, options)
+        bar = ProgressBar.start_if_wanted(job.ctx.running, enabled=progress and not quiet)
+        try:
+            run_live(job.ctx, options)
+        finally:
+            if bar is not None:
+                bar.stop()
     except Exception as exc:  # a job error, or an operator or sink that failed on data it cannot handle
         failure = exc
     outcome = job.finish(failure)
-    if not quiet and not outcome.raised:
-        print(format_summary(job_name, job.ctx, outcome.elapsed_s, outcome.rows_written), file=sys.stderr)
+    hint = ""
     if outcome.error is not None:
-        hint = ""
         if outcome.unexpected:
             hint = " (run with --log-level DEBUG for the traceback)"
         elif not outcome.raised:  # a node refused every record: the warnings logged say why
             hint = " (see the warnings above)"
+    if log_format == "json":
+        if outcome.error is not None:
+            lifecycle(
+                "error", f"job {job_name!r} failed: {outcome.error}{hint}", job=job_name, error=outcome.error
+            )
+        return outcome.status
+    if not quiet and not outcome.raised:
+        print(format_summary(job_name, job.ctx, outcome.elapsed_s, outcome.rows_written), file=sys.stderr)
+    if outcome.error is not None:
         print(f"error: {outcome.error}{hint}", file=sys.stderr)
     return outcome.status
 
@@ -134,11 +165,10 @@ def main(
     """
     defaults = defaults or {}
     args = _parser(job_name, description, defaults).parse_args(argv)
-    level = args.log_level or defaults.get("log_level") or "INFO"
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level or defaults.get("log_level") or "INFO", args.log_format)
     options = options_with_defaults(
         defaults, args.duration, args.max_events, args.metrics_port, args.stop_grace
     )
     if identity is not None:
         options.mode, options.config_path, options.config_sha256 = identity
-    return run(build, job_name, options, quiet=args.quiet)
+    return run(build, job_name, options, args.quiet, not args.no_progress, args.log_format)

@@ -10,6 +10,7 @@ caller prints or returns.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from .errors import JobError
 from .file_paths import check_build_files
 from .http_endpoints import Endpoints, serve_endpoints
 from .job_registry import JobRecord
+from .log_format import lifecycle
 from .metrics import NodeCollector
 from .readiness import not_ready_reasons
 from .runner import LiveContext, RunOptions
@@ -72,6 +74,18 @@ class JobLifecycle:
             )
         job_started(self.options.mode)
         self._counted = True
+        sources = list(self.ctx.sources)
+        lifecycle(
+            "start",
+            f"job {self.job_name!r} started ({self.options.mode}, sources {', '.join(map(repr, sources))})",
+            job=self.job_name,
+            mode=self.options.mode,
+            pid=os.getpid(),
+            config=self.options.config_path,
+            config_sha256=self.options.config_sha256,
+            sources=sources,
+            metrics_port=self.options.metrics_port,
+        )
 
     def finish(self, failure: BaseException | None = None) -> Outcome:
         """End the run that ``failure`` (if any) stopped: stop the endpoints, record the end, say how it went."""
@@ -96,7 +110,21 @@ class JobLifecycle:
         if error is not None:
             self.record.failed(error)
         status = self.record.close(0 if error is None else 1)
+        if self._counted:  # a job that never started has no stop to log, only its error
+            self._log_stop(status, elapsed, error, rows)
         return Outcome(status, error, elapsed, rows, failure is not None, unexpected)
+
+    def _log_stop(self, status: int, elapsed: float, error: str | None, rows: dict[str, int]) -> None:
+        lifecycle(
+            "stop",
+            f"job {self.job_name!r} stopped after {elapsed:.2f} s with exit status {status}",
+            job=self.job_name,
+            status=status,
+            elapsed_s=round(elapsed, 3),
+            error=error,
+            rows_written=rows,
+            nodes={node_id: stats.as_dict() for node_id, stats in self.ctx.node_stats.items()},
+        )
 
     def _registry(self) -> CollectorRegistry:
         registry = CollectorRegistry()

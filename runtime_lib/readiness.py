@@ -26,8 +26,7 @@ def not_ready_reasons(ctx: LiveContext, stuck_write_s: float = STUCK_WRITE_S) ->
         return [f"the job is {ctx.phase}"]
     reasons = []
     for node_id, source in tuple(ctx.running.items()):
-        readiness = getattr(source, "readiness", None)  # sources with a connection say how it is
-        reason = readiness() if readiness is not None else None
+        reason = source.readiness()
         if reason:
             reasons.append(f"source {node_id!r}: {reason}")
     now = time.monotonic()

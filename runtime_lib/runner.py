@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .context import BuildContext, Push
+from .log_format import lifecycle
 from .sink_worker import SinkWorker
 from .sinks.base import sink_failure
 from .sources.base import Source
@@ -156,8 +157,14 @@ class Run:
             self.ctx.phase = "stopping"
             await self._stop_sources(feeds, background + [stopper])
             try:
-                if self.failure is None:
+                if self.failure is None and self.ctx.operators:
                     self._run_code("the flush of the stateful operators", self.ctx.flush_operators)
+                    held = [node_id for node_id, _operator in self.ctx.operators]
+                    lifecycle(
+                        "flush",
+                        f"flushed the open windows and held records of {', '.join(map(repr, held))}",
+                        operators=held,
+                    )
             except Exception as exc:  # the sinks are still drained and closed below
                 self.failure = exc
             self.flushed = True

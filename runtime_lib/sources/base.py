@@ -34,6 +34,20 @@ class Source:
         """Yield lists of records until the source ends (or forever, for endless sources)."""
         raise NotImplementedError
 
+    def progress(self) -> tuple[int, int] | None:
+        """(done, total) in the source's own units when the size of the input is known, else None.
+
+        Callable from any thread at any time: it only reads numbers the source keeps up to date.
+        """
+        return None
+
+    def readiness(self) -> str | None:
+        """Why the source cannot deliver now (a feed not connected, reconnecting), or None when it can.
+
+        Callable from any thread; a source without a connection is always ready.
+        """
+        return None
+
     async def close(self) -> None:
         """Release connections and files; called once when the job stops."""
 

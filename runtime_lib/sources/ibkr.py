@@ -25,6 +25,7 @@ from weakref import WeakKeyDictionary
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
 
 from ..errors import JobError
+from ..log_format import lifecycle
 from .base import DEFAULT_BATCH_SIZE, Source
 from .ibkr_contracts import load_client_library, normalise_symbol
 from .ibkr_pacing import IB_MAX_REQUESTS_PER_SECOND, RequestPacer
@@ -183,7 +184,14 @@ class IbkrSource(Source):
             count = await self.subscriptions.subscribe_all()
         except OSError as exc:
             raise JobError(f"subscribing at TWS/IB Gateway {self.address} failed: {exc}") from None
-        log.info("%s: streaming %s for %d symbols from %s", self.node_id, self.stream, count, self.address)
+        lifecycle(
+            "connect",
+            f"{self.node_id}: streaming {self.stream} for {count} symbols from {self.address}",
+            node=self.node_id,
+            address=self.address,
+            stream=self.stream,
+            symbols=count,
+        )
         self._streaming = True
 
     def _attach(self, ib, on: bool) -> None:
@@ -265,11 +273,25 @@ class IbkrSource(Source):
 
     # -- resilience --
 
+    def readiness(self) -> str | None:
+        """None while streaming; else whether the connection is being made again or is not there."""
+        if self._streaming:
+            return None
+        task = self._reconnect_task
+        if task is not None and not task.done():
+            return f"reconnecting to TWS/IB Gateway at {self.address} (the connection dropped)"
+        return f"not connected to TWS/IB Gateway at {self.address}"
+
     def _on_disconnected(self) -> None:
         if self._closed or not self._streaming:
             return  # our own disconnect, or a failed attempt inside _reconnect
         self._streaming = False
-        log.warning("%s: lost the connection to TWS/IB Gateway at %s", self.node_id, self.address)
+        lifecycle(
+            "reconnect",
+            f"{self.node_id}: lost the connection to TWS/IB Gateway at {self.address}",
+            node=self.node_id,
+            address=self.address,
+        )
         self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect())
 
     async def _reconnect(self) -> None:
@@ -303,8 +325,13 @@ class IbkrSource(Source):
             self.reconnects += 1
             self._counter.inc()
             self._streaming = True
-            log.warning(
-                "%s: reconnected to %s on attempt %d and resubscribed", self.node_id, self.address, attempt
+            lifecycle(
+                "connect",
+                f"{self.node_id}: reconnected to {self.address} on attempt {attempt} and resubscribed",
+                node=self.node_id,
+                address=self.address,
+                attempt=attempt,
+                reconnects=self.reconnects,
             )
             return
         self._fail(

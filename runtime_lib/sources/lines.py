@@ -151,6 +151,10 @@ class Lines:
         except _READ_ERRORS as exc:
             raise JobError(f"{self.path}:{self.number + 1}: unreadable data: {exc}") from None
 
+    def fileno(self) -> int:
+        """The descriptor of the file read (for a ``.gz`` file, of the compressed file)."""
+        return self._stream.fileno()
+
     def close(self) -> None:
         """Close the file."""
         self._stream.close()

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterable, Iterator
+import os
+import stat
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
 from ..call_thread import CallThread
 from ..errors import JobError
@@ -71,9 +73,14 @@ def read_tick_chunks(
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     set_aside: SetAside | None = None,
     fast: bool | None = None,
+    opened: Callable[[int], None] | None = None,
 ) -> Iterator[TickChunk]:
     """The ticks of :func:`read_ticks` in chunks, one per block of the file (or part of one)
-    that holds any: lists, or columns that give the list of ticks of a slice (``chunk[:]``)."""
+    that holds any: lists, or columns that give the list of ticks of a slice (``chunk[:]``).
+
+    ``opened(fd)`` is called with the descriptor of the file read (for a ``.gz`` file, of the
+    compressed file) once it is open, before its header is read; the file is closed when the
+    chunks end."""
     if isinstance(symbols, str):
         symbols = (symbols,)
     wanted = None if symbols is None else frozenset(symbols)
@@ -82,6 +89,8 @@ def read_tick_chunks(
         raise JobError("the fast replay needs pyarrow 15 or later (pip install pyarrow)")
     lines = Lines(str(path), max_line_bytes)
     try:
+        if opened is not None:
+            opened(lines.fileno())
         where = read_header(lines)
         rows = RowReader(where, ts_range, wanted, set_aside or _refuse)
         blocks = ArrowBlocks(where, ts_range, wanted, max_line_bytes) if fast else None
@@ -131,6 +140,8 @@ class ReplaySource(Source):
         self._rest: list[dict] = []  # ticks read but not yet handed on in a batch
         self._held: list[tuple[str, str]] = []
         self._extra: dict[str, int] = {}
+        self._file: tuple[int, int] | None = None  # on the thread: the open file's descriptor and size
+        self._progress: tuple[int, int] | None = None  # what progress() returns, set on the loop
 
     async def batches(self) -> AsyncIterator[list[dict]]:
         """Yield the file's ticks in file order, in lists of up to ``batch_size``."""
@@ -149,12 +160,13 @@ class ReplaySource(Source):
         ahead = asyncio.ensure_future(self._thread.call(self._next_batches))
         try:
             while True:
-                batches, held, extra, ended = await ahead
+                batches, held, extra, ended, position = await ahead
                 ahead = None if ended else asyncio.ensure_future(self._thread.call(self._next_batches))
                 for reason, detail in held:
                     self.stats.set_aside_one(reason, detail)
                 for reason, count in extra.items():  # past the logged ones: counted only
                     self.stats.set_aside[reason] = self.stats.set_aside.get(reason, 0) + count
+                self._progress = position
                 for chunk, start, stop in batches:
                     yield chunk[start:stop]
                 if ended:
@@ -165,10 +177,13 @@ class ReplaySource(Source):
 
     def _next_batches(
         self,
-    ) -> tuple[list[tuple[TickChunk, int, int]], list[tuple[str, str]], dict[str, int], bool]:
+    ) -> tuple[
+        list[tuple[TickChunk, int, int]], list[tuple[str, str]], dict[str, int], bool, tuple[int, int] | None
+    ]:
         """On the thread: the next full batches of ticks (and, at the end, the last partial
-        one) as ``(chunk, start, stop)``, the rows set aside meanwhile, and whether the file has
-        ended. The loop makes each batch, ``chunk[start:stop]``, as it hands it on."""
+        one) as ``(chunk, start, stop)``, the rows set aside meanwhile, whether the file has
+        ended, and how far the file has been read (see :meth:`progress`). The loop makes each
+        batch, ``chunk[start:stop]``, as it hands it on."""
         if self._chunks is None:
             self._chunks = read_tick_chunks(
                 self.path,
@@ -176,6 +191,7 @@ class ReplaySource(Source):
                 ts_range=self.ts_range,
                 max_line_bytes=self.max_line_bytes,
                 set_aside=self._hold,
+                opened=self._opened,
             )
         size, rest, batches, ended = self.batch_size, self._rest, [], False
         while not batches and not ended:
@@ -199,7 +215,31 @@ class ReplaySource(Source):
         self._rest = rest
         held, self._held = self._held, []
         extra, self._extra = self._extra, {}
-        return batches, held, extra, ended
+        return batches, held, extra, ended, self._read_so_far(ended)
+
+    def _opened(self, fd: int) -> None:
+        """On the thread: note the descriptor and size of the file, when it is a regular file."""
+        info = os.fstat(fd)
+        if stat.S_ISREG(info.st_mode):
+            self._file = (fd, info.st_size)
+            self._progress = (0, info.st_size)
+
+    def _read_so_far(self, ended: bool) -> tuple[int, int] | None:
+        """On the thread: (bytes read, size) of a regular file; None for a FIFO or before it opened.
+
+        The file's own offset is asked for once per block read (a system call, no lock), and not
+        once it has ended: the file is closed by then.
+        """
+        if self._file is None:
+            return None
+        fd, size = self._file
+        return (size if ended else min(os.lseek(fd, 0, os.SEEK_CUR), size), size)
+
+    def progress(self) -> tuple[int, int] | None:
+        """(bytes of the file read, up to the end of the block whose ticks are being handed on,
+        the file's size on disk), in compressed bytes for a ``.gz`` file; None before the file is
+        open, and for a FIFO. The thread reading ahead moves it on a block (1 MiB) at a time."""
+        return self._progress
 
     def _hold(self, reason: str, detail: str) -> None:
         """On the thread: keep a set-aside row for the loop (its detail only while it may be logged)."""

@@ -157,10 +157,17 @@ class SyntheticSource(Source):
         self.start_ts = start_ts
         self.batch_size = check_batch_size(batch_size)
         self.step_ns = event_step_ns(rate)
+        self._emitted = 0  # ticks handed on so far
 
     async def batches(self) -> AsyncIterator[list[dict]]:
         """Yield the ticks in lists of up to ``batch_size``, paced when ``rate`` > 0."""
         blocks = synthetic_blocks(self.symbols, self.seed, self.count, self.start_ts, self.step_ns)
         batches = rebatched(blocks, self.batch_size)
         async for batch in tick_batches(batches, 1.0 if self.rate > 0 else 0.0, self.batch_size):
+            self._emitted += len(batch)
             yield batch
+
+    def progress(self) -> tuple[int, int] | None:
+        """(ticks handed on, ``count``); None for an endless stream."""
+        count = self.count
+        return None if count is None else (self._emitted, count)

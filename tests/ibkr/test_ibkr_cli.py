@@ -7,6 +7,7 @@ The runs use copies of ``configs/dag/ibkr_bars.yaml`` that differ only in what e
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -201,6 +203,58 @@ def test_mdp_run_reconnects_and_serves_the_reconnect_count_on_the_metrics_port(r
     assert {b[0] for b in bars} == {"AAPL"} and sum(b[3] for b in bars) == 2
     assert (bars[0][1], bars[-1][2]) == (100.25, 100.375)
     assert f"rows written by 'store': {len(bars)}" in stderr
+
+
+def readyz(port: int) -> tuple[int, dict] | None:
+    """Status and JSON body of the job's /readyz, or None while nothing listens."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+    except OSError:
+        return None
+
+
+def test_readyz_is_503_while_the_gateway_is_gone_and_200_while_streaming(run, tmp_path):
+    metrics_port = closed_port()
+
+    async def wait_for_ready(job, status: int) -> dict:
+        deadline = asyncio.get_running_loop().time() + TIMEOUT_S / 2
+        while True:
+            answer = await asyncio.to_thread(readyz, metrics_port)
+            if answer is not None and answer[0] == status:
+                return answer[1]
+            assert job.returncode is None, "the job ended"
+            assert asyncio.get_running_loop().time() < deadline, f"/readyz never answered {status}: {answer}"
+            await asyncio.sleep(0.05)
+
+    async def scenario():
+        async with FakeTws() as tws:
+            config = example_copy(tmp_path, **{"port: 4002": f"port: {tws.port}"})
+            job = await asyncio.create_subprocess_exec(
+                MDP, "run", str(config), "--metrics-port", str(metrics_port), cwd=tmp_path,
+                env=job_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            )  # fmt: skip
+            try:
+                await tws.wait_subscribed("mktdata", ["AAPL", "MSFT", "IBM", "EUR"], timeout=TIMEOUT_S / 2)
+                ready = await wait_for_ready(job, 200)
+                await tws.stop_listening()  # the gateway goes away and stays away
+                await tws.drop()
+                not_ready = await wait_for_ready(job, 503)
+                job.send_signal(signal.SIGINT)
+                await asyncio.wait_for(job.communicate(), TIMEOUT_S / 2)
+            finally:
+                if job.returncode is None:
+                    job.kill()
+                    await job.communicate()
+            return ready, not_ready
+
+    ready, not_ready = run(scenario(), timeout=TIMEOUT_S)
+    assert ready["ready"] is True and ready["reasons"] == []
+    assert not_ready["ready"] is False
+    [reason] = not_ready["reasons"]
+    assert reason.startswith("source 'quotes': reconnecting to TWS/IB Gateway at 127.0.0.1:"), reason
 
 
 # -- params, checked when compiling ---------------------------------------------------------------
