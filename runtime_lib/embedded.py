@@ -12,6 +12,7 @@ loop, as any blocking call would.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -74,6 +75,9 @@ class EmbeddedJob:
             await self.run.execute(watchdog=False)
         except Exception as exc:  # a job error, or an operator or sink that failed on data it cannot handle
             failure = exc
+        except asyncio.CancelledError:  # the caller stopped the job by cancelling its task
+            self.job.finish()
+            raise
         outcome = self.job.finish(failure)
         error = outcome.error
         if error is not None and not outcome.raised:

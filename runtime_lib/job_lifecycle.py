@@ -57,12 +57,14 @@ class JobLifecycle:
         self.options = options
         self.ctx = LiveContext()
         self.started = time.monotonic()
-        self.record = JobRecord.open(job_name, options, self.ctx)  # what `mdp list` and `mdp status` show
+        self.record: JobRecord | None = None  # what `mdp list` and `mdp status` show, from prepare on
         self._endpoints: Endpoints | None = None
         self._counted = False
 
     def prepare(self) -> None:
-        """Check the sinks' files, build the pipeline, start the endpoints and count the job as running."""
+        """Record the run, check the sinks' files, build the pipeline, start the endpoints and count
+        the job as running."""
+        self.record = JobRecord.open(self.job_name, self.options, self.ctx)
         check_build_files(self.build)
         self.build(self.ctx)
         if self.options.metrics_port is not None:
@@ -107,9 +109,11 @@ class JobLifecycle:
                 error = (
                     f"{', '.join(repr(node_id) for node_id in refused)} set aside every record it received"
                 )
-        if error is not None:
-            self.record.failed(error)
-        status = self.record.close(0 if error is None else 1)
+        status = 0 if error is None else 1
+        if self.record is not None:
+            if error is not None:
+                self.record.failed(error)
+            self.record.close(status)
         if self._counted:  # a job that never started has no stop to log, only its error
             self._log_stop(status, elapsed, error, rows)
         return Outcome(status, error, elapsed, rows, failure is not None, unexpected)

@@ -4,6 +4,7 @@ located config errors, and node types registered by the calling code."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -218,6 +219,24 @@ def test_the_runtime_gauges_count_a_running_job(workdir):
     during, after = run(main())
     assert 'runtime_up{mode="dag"} 1.0' in during and 'runtime_jobs_running{mode="dag"} 1.0' in during
     assert 'runtime_up{mode="dag"} 0.0' in after and 'runtime_jobs_running{mode="dag"} 0.0' in after
+
+
+def test_cancelling_the_waiting_task_stops_the_job_and_ends_its_record(workdir, tmp_path):
+    async def main():
+        rt = UnifiedRuntime(UnifiedRuntimeSettings.from_dict(endless_job()), ComponentRegistry())
+        await rt.start()
+        waiter = asyncio.create_task(rt.wait())
+        await asyncio.sleep(0.2)
+        waiter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiter
+        return rt
+
+    rt = run(main())
+    assert rt.state is UnifiedRuntimeState.STOPPED
+    [record] = [json.loads(path.read_text()) for path in (tmp_path / "state" / "jobs").glob("*.json")]
+    assert (record["job"], record["state"], record["exit_code"]) == ("small", "stopped", 0)
+    assert 'runtime_jobs_running{mode="dag"} 0.0' in generate_latest().decode()
 
 
 def test_duration_ends_an_endless_job(workdir):
