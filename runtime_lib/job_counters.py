@@ -25,11 +25,6 @@ def utc_text(ns: int) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _queue_depth(worker: object) -> int | None:
-    depth = getattr(worker, "queue_depth", None)
-    return None if depth is None else depth()
-
-
 def counters(ctx: object, now_ns: int) -> dict:
     """``nodes``, ``sinks``, ``totals``, ``lag_s`` and ``newest_event_at`` of the job on ``ctx``
     (a :class:`~runtime_lib.runner.LiveContext`), as of ``now_ns``."""
@@ -48,7 +43,7 @@ def counters(ctx: object, now_ns: int) -> dict:
             "newest_ts": stats.newest_ts,
         }
     sinks = {
-        node_id: {"queue_depth": _queue_depth(worker), "rows_written": worker.rows_written}
+        node_id: {"queue_depth": worker.queue_depth(), "rows_written": worker.rows_written}
         for node_id, worker in tuple(ctx.workers.items())
     }
     sources = [nodes[node_id] for node_id in tuple(ctx.sources) if node_id in nodes]

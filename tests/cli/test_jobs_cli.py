@@ -112,6 +112,7 @@ def test_a_live_job_is_listed_with_growing_counters_then_stopped_by_sigterm(env,
         assert later["metrics"] == f"http://127.0.0.1:{port}"
         assert later["config_path"] == str(configs / "live.yaml") and len(later["config_sha256"]) == 64
         assert later["nodes"]["out"]["in"] > 0 and later["sinks"]["out"]["rows_written"] > 0
+        assert isinstance(later["sinks"]["out"]["queue_depth"], int)
         assert later["lag_s"] > 0
         table = mdp(env, "list").stdout.splitlines()
         assert table[0].split() == ["NAME", "MODE", "STATE", "PID", "UPTIME", "IN", "OUT", "LAG", "METRICS"]
