@@ -19,8 +19,9 @@ def not_ready_reasons(ctx: LiveContext, stuck_write_s: float = STUCK_WRITE_S) ->
     """Why the job on ``ctx`` is not ready, in words; empty when it is.
 
     Not ready: before its sources have started and once it is stopping, while a source says
-    it is not connected (a live feed reconnecting), and while a sink's write has not returned
-    for ``stuck_write_s`` seconds (a store that stopped answering).
+    it is not connected (a live feed reconnecting), while a sink retries a failed write, and
+    while a sink's write has not returned for ``stuck_write_s`` seconds (a store that stopped
+    answering).
     """
     if ctx.phase != "running":
         return [f"the job is {ctx.phase}"]
@@ -31,6 +32,9 @@ def not_ready_reasons(ctx: LiveContext, stuck_write_s: float = STUCK_WRITE_S) ->
             reasons.append(f"source {node_id!r}: {reason}")
     now = time.monotonic()
     for node_id, worker in tuple(ctx.workers.items()):
+        if worker.retrying:
+            reasons.append(f"sink {node_id!r}: retrying a failed write ({worker.retrying})")
+            continue
         started = worker.write_started
         if started is not None and now - started >= stuck_write_s:
             where = f" ({worker.sink.target})" if worker.sink.target else ""

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 
 from .call_thread import CallThread
-from .sinks.base import Sink, sink_failure
+from .errors import JobError
+from .sinks.base import Sink, describe_error, sink_failure
 from .stats import NodeStats
 from .write_timings import WriteTimings
 
 DEFAULT_MAX_PENDING = 64
+log = logging.getLogger("mdp.job")
 
 
 class SinkWorker:
@@ -38,6 +41,7 @@ class SinkWorker:
         self.write_started: float | None = None  # monotonic time the write in progress began
         self.write_timings = WriteTimings()
         self._closing_sink = False
+        self.retrying = ""  # the retry of a failed write being waited for, in words ("" when none)
         self._thread = CallThread(f"mdp-sink-{sink.node_id}")
 
     def submit(self, batch: list[dict]) -> None:
@@ -65,19 +69,40 @@ class SinkWorker:
                 rows = [record for batch in batches for record in batch]
                 self._writing = len(rows)
                 self._queued -= len(rows)
-                self.write_started = time.monotonic()
                 try:
-                    written = await self._thread.call(self.sink.write, rows)
-                except Exception as exc:
-                    raise sink_failure(self.sink.node_id, self.sink.target, exc, self.rows_written) from None
+                    written = await self._write_with_retries(rows)
                 finally:
-                    self.write_timings.observe(time.monotonic() - self.write_started)
                     self._writing = 0
-                    self.write_started = None
+                    self.retrying = ""
                 self.rows_written += written
                 self.stats.events_out += len(rows)
             if self._closing:
                 return
+
+    async def _write_with_retries(self, rows: list[dict]) -> int:
+        """Write ``rows``, again after a backoff while the sink calls the failure transient."""
+        policy, attempt = self.sink.retry, 1
+        while True:
+            self.write_started = time.monotonic()
+            try:
+                return await self._thread.call(self.sink.write, rows)
+            except Exception as exc:
+                if attempt >= policy.max_attempts or not self.sink.is_transient(exc):
+                    if attempt > 1:
+                        exc = JobError(f"{describe_error(exc)} (after {attempt} attempts)")
+                    raise sink_failure(self.sink.node_id, self.sink.target, exc, self.rows_written) from None
+                wait = policy.backoff_s(attempt)
+                self.retrying = (
+                    f"attempt {attempt + 1}/{policy.max_attempts} in {wait:g} s after {describe_error(exc)}"
+                )
+                log.warning(
+                    "sink %r: a write of %d rows failed; %s", self.sink.node_id, len(rows), self.retrying
+                )
+            finally:
+                self.write_timings.observe(time.monotonic() - self.write_started)
+                self.write_started = None
+            await asyncio.sleep(wait)
+            attempt += 1
 
     async def close(self) -> None:
         """Ask the writer to finish once everything queued is written."""
@@ -103,7 +128,8 @@ class SinkWorker:
         """What this sink has not yet written, in words ("" when nothing): read from any thread."""
         parts = []
         if self._writing:
-            parts.append(f"a write of {self._writing} rows in progress")
+            retrying = f", retrying: {self.retrying}" if self.retrying else ""
+            parts.append(f"a write of {self._writing} rows in progress{retrying}")
         pending = tuple(self._pending)
         if pending:
             parts.append(f"{len(pending)} batches ({sum(map(len, pending))} rows) queued")

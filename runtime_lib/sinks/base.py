@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ..errors import JobError
+from ..retry import RetryPolicy
 
 _URL_PASSWORD = re.compile(r"(//[^/?#@:]*:)[^/?#@]*@")
 _QUERY_SECRET = re.compile(r"([?&](?:password|passwd|pwd|secret|token|api_key|apikey)=)[^&#]*", re.IGNORECASE)
@@ -76,12 +77,22 @@ class Sink:
     call at a time per sink); it returns how many rows it wrote. ``close`` flushes and releases
     resources. ``target`` says where the sink writes (a path, or a URL without its password),
     for messages.
+
+    A ``write`` that raises an error :meth:`is_transient` says passes is called again with the
+    same rows, as ``retry`` (a :class:`~runtime_lib.retry.RetryPolicy`) allows; so a write must
+    leave nothing behind when it fails (one transaction) or be idempotent (upserts), and must
+    reconnect by itself when its connection was lost.
     """
 
     target = ""
 
-    def __init__(self, node_id: str) -> None:
+    def __init__(self, node_id: str, retry: RetryPolicy | None = None) -> None:
         self.node_id = node_id
+        self.retry = retry or RetryPolicy(max_attempts=1)
+
+    def is_transient(self, error: BaseException) -> bool:
+        """Whether ``error`` from :meth:`write` may pass if the write is tried again (none, here)."""
+        return False
 
     def write(self, batch: list[dict]) -> int:
         """Write one batch and return the number of rows written."""
