@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from runtime_lib.limits import positive_count, positive_seconds
-from runtime_lib.log_format import LOG_FORMATS
 from runtime_lib.stopping import DEFAULT_GRACE_S, GRACE_ENV
 
 from .components_cli import components_command
@@ -149,6 +148,8 @@ def _checked(check):
 
 def _log_format(value: str) -> str:
     """A typer callback: ``value`` if it is a known log format, else a usage error (exit 2)."""
+    from runtime_lib.log_format import LOG_FORMATS  # logging is imported only by the commands that log
+
     if value not in LOG_FORMATS:
         raise typer.BadParameter(f"{value!r} is not one of {', '.join(LOG_FORMATS)}")
     return value

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from runtime_lib.job_files import jobs_dir, state_dir
-from runtime_lib.job_records import LoadedRecord, load_records, prune
+if TYPE_CHECKING:  # the records are read only when a command runs, so `mdp --help` does not load them
+    from runtime_lib.job_records import LoadedRecord
 
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 LIST_COLUMNS = ("NAME", "MODE", "STATE", "PID", "UPTIME", "IN", "OUT", "LAG", "METRICS")
@@ -80,6 +80,9 @@ def table(header: tuple[str, ...], rows: list[tuple[str, ...]], align: str, inde
 def _read(prune_old: bool) -> tuple[list[LoadedRecord], Path]:
     """The records in the state directory, and the directory; files that are not records are
     skipped with a warning each."""
+    from runtime_lib.job_files import jobs_dir, state_dir
+    from runtime_lib.job_records import load_records, prune
+
     root = state_dir()
     records, problems = load_records(jobs_dir(root))
     for path, reason in problems:
