@@ -10,7 +10,7 @@ import re
 import select
 import subprocess
 
-from tests.support.jobs import BARS_CONFIG, MDP, PYTHON, TIMEOUT_S, job_env, make_layout
+from tests.support.jobs import BARS_CONFIG, MDP, PYTHON, TIMEOUT_S, job_env, make_layout, run
 
 PROGRESS = re.compile(r"[\d,]+ records +[\d,]+/s")  # what every progress line starts with
 
@@ -55,15 +55,8 @@ def test_no_progress_line_with_no_progress_or_off_a_terminal(tmp_path):
     root = make_layout(tmp_path / "work")
     status, drawn = run_on_terminal([MDP, "run", BARS_CONFIG, "--no-progress"], root, job_env(tmp_path))
     assert status == 0 and not PROGRESS.search(drawn), drawn
-    piped = subprocess.run(
-        [MDP, "run", BARS_CONFIG],
-        cwd=root,
-        env=job_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-    )
-    assert piped.returncode == 0 and not PROGRESS.search(piped.stderr), piped.stderr
+    piped = run([MDP, "run", BARS_CONFIG], root, job_env(tmp_path))
+    assert not PROGRESS.search(piped.stderr), piped.stderr
     assert "\r" not in piped.stderr and "\x1b" not in piped.stderr
 
 
@@ -74,15 +67,7 @@ def json_lines(text: str) -> list[dict]:
 
 def test_json_logs_are_one_object_per_line_with_the_lifecycle_events(tmp_path):
     root = make_layout(tmp_path / "work")
-    result = subprocess.run(
-        [MDP, "run", BARS_CONFIG, "--log-format", "json"],
-        cwd=root,
-        env=job_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run([MDP, "run", BARS_CONFIG, "--log-format", "json"], root, job_env(tmp_path))
     entries = json_lines(result.stderr)
     assert [entry["event"] for entry in entries] == ["start", "flush", "stop"]  # never one per record
     start, flush, stop = entries
@@ -98,14 +83,7 @@ def test_a_failing_job_in_json_ends_with_an_error_event_and_no_plain_text(tmp_pa
     (root / "data").mkdir(exist_ok=True)
     config = root / "configs" / "dag" / "bars.yaml"
     config.write_text(config.read_text().replace("configs/data/sample_ticks.csv.gz", "data/missing.csv"))
-    result = subprocess.run(
-        [MDP, "run", BARS_CONFIG, "--log-format", "json"],
-        cwd=root,
-        env=job_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-    )
+    result = run([MDP, "run", BARS_CONFIG, "--log-format", "json"], root, job_env(tmp_path), check=False)
     assert result.returncode == 1
     entries = json_lines(result.stderr)
     assert [entry["event"] for entry in entries][-2:] == ["stop", "error"]
@@ -115,13 +93,7 @@ def test_a_failing_job_in_json_ends_with_an_error_event_and_no_plain_text(tmp_pa
 
 def test_the_generated_module_takes_the_same_log_format(tmp_path):
     root = make_layout(tmp_path / "work")
-    result = subprocess.run(
-        [PYTHON, "generated/bars.py", "--log-format", "json", "--no-progress"],
-        cwd=root,
-        env=job_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
+    result = run(
+        [PYTHON, "generated/bars.py", "--log-format", "json", "--no-progress"], root, job_env(tmp_path)
     )
-    assert result.returncode == 0, result.stderr
     assert [entry["event"] for entry in json_lines(result.stderr)] == ["start", "flush", "stop"]
