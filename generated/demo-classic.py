@@ -14,7 +14,7 @@ from operator import itemgetter
 
 from runtime_lib.job import main, run_local_job
 from runtime_lib.operators.resample_ohlc import ResampleOHLC
-from runtime_lib.sinks.sqlite_store import SqliteStore
+from runtime_lib.sinks.store_rows import open_store
 from runtime_lib.sources.synthetic import SyntheticSource
 
 JOB_NAME = "demo-classic"
@@ -54,7 +54,13 @@ def build(ctx):
     )
     # configs/classic/demo.yaml:13 node 'store' (sink.store)
     to_store = ctx.sink(
-        "store", "sink.store", SqliteStore, url="sqlite:///mdp-data/demo-classic.db", table="bars"
+        "store",
+        "sink.store",
+        open_store,
+        url="sqlite:///mdp-data/demo-classic.db",
+        table="bars",
+        table_mode="bars",
+        retry={"max_attempts": 10, "initial_backoff": 0.5, "max_backoff": 30.0},
     )
 
     def to_bars(batch):

@@ -16,7 +16,7 @@ from operator import itemgetter
 from runtime_lib.job import main, run_local_job
 from runtime_lib.operators.deduplicate import Deduplicate
 from runtime_lib.operators.resample_ohlc import ResampleOHLC
-from runtime_lib.sinks.sqlite_store import SqliteStore
+from runtime_lib.sinks.store_rows import open_store
 from runtime_lib.sources.ibkr import IbkrSource
 
 JOB_NAME = "ibkr_bars"
@@ -79,7 +79,13 @@ def build(ctx):
     )
     # configs/dag/ibkr_bars.yaml:25 node 'store' (sink.store)
     to_store = ctx.sink(
-        "store", "sink.store", SqliteStore, url="sqlite:///mdp-data/ibkr_bars.db", table="bars"
+        "store",
+        "sink.store",
+        open_store,
+        url="sqlite:///mdp-data/ibkr_bars.db",
+        table="bars",
+        table_mode="bars",
+        retry={"max_attempts": 10, "initial_backoff": 0.5, "max_backoff": 30.0},
     )
 
     def to_unique(batch):

@@ -19,7 +19,7 @@ from runtime_lib.hashing import stable_hash
 from runtime_lib.job import main, run_local_job
 from runtime_lib.operators.resample_ohlc import ResampleOHLC
 from runtime_lib.sinks.jsonl import JsonlSink
-from runtime_lib.sinks.sqlite_store import SqliteStore
+from runtime_lib.sinks.store_rows import open_store
 from runtime_lib.sources.replay import ReplaySource
 
 JOB_NAME = "routing"
@@ -70,7 +70,13 @@ def build(ctx):
     to_late_ticks = ctx.sink("late_ticks", "sink.jsonl", JsonlSink, path="mdp-data/late_ticks.jsonl")
     # configs/dag/routing.yaml:34 node 'store' (sink.store)
     to_store = ctx.sink(
-        "store", "sink.store", SqliteStore, url="sqlite:///mdp-data/stock_bars.db", table="bars"
+        "store",
+        "sink.store",
+        open_store,
+        url="sqlite:///mdp-data/stock_bars.db",
+        table="bars",
+        table_mode="bars",
+        retry={"max_attempts": 10, "initial_backoff": 0.5, "max_backoff": 30.0},
     )
 
     # fused into one loop: 'enrich' -> 'sane' -> 'shard' -> 'by_kind'

@@ -35,6 +35,7 @@ def _jsonl_files(params: dict) -> list[tuple[str, str]]:
 FILES: dict[str, Callable[[dict], list[tuple[str, str]]]] = {
     "provider.replay": lambda params: [(READ, str(params["path"]))],
     "sink.jsonl": _jsonl_files,
+    "sink.parquet": lambda params: [(WRITE, str(params["path"]))],
     "sink.store": _store_files,
 }
 """For each node type that opens files, the (mode, path) of each file, from its keyword arguments:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .acks import Acknowledgements
 from .context import BuildContext, Push
 from .log_format import lifecycle
 from .sink_worker import SinkWorker
@@ -66,6 +67,8 @@ class Run:
         self.failure: BaseException | None = None
         self.busy: tuple[str, float] | None = None  # pipeline code running now, and since when
         self.flushed = False  # whether the stateful operators have been flushed
+        # acknowledges what sources such as a Redis consumer group read, once the sinks wrote it
+        self.acks = Acknowledgements(ctx.workers.values(), ctx.operators)
 
     def _take(self, batch: list[dict]) -> list[dict]:
         limit = self.options.max_events
@@ -93,6 +96,7 @@ class Run:
                 if type(newest) is int and (stats.newest_ts is None or newest > stats.newest_ts):
                     stats.newest_ts = newest
                 self._run_code(f"the push of a batch of {len(batch)} records from {source_id!r}", push, batch)
+                self.acks.pushed(source_id, source, len(batch))  # no await since the source yielded it
             for worker in self.ctx.workers.values():
                 await worker.wait_for_room()
             if self.stop.is_set() and not source.live:
@@ -149,6 +153,8 @@ class Run:
         live = any(s.live for s in self.sources.values())
         if live or any(getattr(op, "processing_time", False) for _id, op in self.ctx.operators):
             background.append(asyncio.create_task(self._timers(live)))
+        if any(hasattr(s, "batch_token") for s in self.sources.values()):
+            background.append(asyncio.create_task(self.acks.run()))
         stopper = asyncio.create_task(self.stop.wait())
         self.ctx.phase = "running"
         try:
@@ -176,6 +182,9 @@ class Run:
                     await worker.close_sink()
                 except Exception as exc:  # reported below unless something failed before
                     results.append(exc)
+            # what the sinks wrote is acknowledged now; without the final flush, only what was
+            # written before (see runtime_lib/acks.py for the rule)
+            await self.acks.finish(flushed=self.failure is None)
             self.ctx.phase = "stopped"
         if self.failure is not None:
             raise self.failure

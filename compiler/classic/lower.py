@@ -36,6 +36,14 @@ DEFAULT_BAR_WINDOW_SEC = 1.0
 DEFAULT_LATENESS_SEC = 0.0
 DEFAULT_REPLAY_SPEED = 1.0
 SOURCE_ID, BARS_ID, STORE_ID = "ticks", "bars", "store"
+KAFKA_OVERRIDES = ("kafka_bootstrap", "kafka_topic")
+KAFKA_MESSAGE = "Kafka is not supported yet: mdp cannot write to a Kafka topic"
+KAFKA_HINT = (
+    "fan ticks or bars out through a Redis stream instead: a DAG config with a sink.redis_stream "
+    "node (url, stream), read by provider.redis_stream in the consuming job"
+)
+VENDOR_SCHEMES = {"sqlite": ("sqlite:///",), "postgres": ("postgresql://", "postgres://")}
+VENDOR_SCHEMES["postgresql"] = VENDOR_SCHEMES["postgres"]
 
 
 def seconds_text(seconds: float) -> str:
@@ -127,6 +135,7 @@ def _field_problems(spec: dict, run: dict, doc: Document) -> list[Diagnostic]:
                 "remove flush_ms; batch_size sets how many ticks the source hands on at once",
             )
         )
+    found += _sink_problems(spec, overrides, doc)
     if spec.get("duration_sec") is not None and run.get("duration") is not None:
         found.append(
             Diagnostic(
@@ -144,6 +153,45 @@ def _field_problems(spec: dict, run: dict, doc: Document) -> list[Diagnostic]:
                     "remove it from run.labels",
                 )
             )
+    return found
+
+
+def _sink_problems(spec: dict, overrides: dict, doc: Document) -> list[Diagnostic]:
+    """``sink: kafka`` and its overrides, and ``database_*`` overrides that contradict each other."""
+    found = []
+    kafka = [OVERRIDES + (name,) for name in KAFKA_OVERRIDES if overrides.get(name) is not None]
+    if spec.get("sink") == "kafka":
+        kafka.insert(0, SPEC + ("sink",))
+    for at in kafka:
+        found.append(Diagnostic(doc.span(at, prefer_key=at[-1] != "sink"), KAFKA_MESSAGE, KAFKA_HINT))
+    vendor, url = overrides.get("database_vendor"), overrides.get("database_url")
+    if isinstance(vendor, str) and vendor in VENDOR_SCHEMES:
+        schemes = VENDOR_SCHEMES[vendor]
+        if isinstance(url, str) and not url.startswith(schemes):
+            found.append(
+                Diagnostic(
+                    doc.span(OVERRIDES + ("database_vendor",)),
+                    f"database_vendor {vendor!r} does not match database_url, which is not a {schemes[0]} url",
+                    "remove database_vendor (the url's scheme says it) or make the two agree",
+                )
+            )
+        elif url is None and vendor != "sqlite":
+            found.append(
+                Diagnostic(
+                    doc.span(OVERRIDES + ("database_vendor",)),
+                    f"database_vendor {vendor!r} needs database_url",
+                    "add database_url: postgresql://user:${PGPASSWORD}@host:5432/db",
+                )
+            )
+    timeframe = overrides.get("database_timeframe")
+    if timeframe is not None and overrides.get("bar_window_sec") is not None:
+        found.append(
+            Diagnostic(
+                doc.span(OVERRIDES + ("database_timeframe",), prefer_key=True),
+                "the bar width is given twice: database_timeframe and bar_window_sec",
+                "keep one of them",
+            )
+        )
     return found
 
 
@@ -188,9 +236,12 @@ def _source(spec: ClassicSpec, overrides: ClassicOverrides, lowered: Document, d
 
 def _bars(overrides: ClassicOverrides, lowered: Document, doc: Document) -> dict:
     window, window_at = _given(overrides, "bar_window_sec", DEFAULT_BAR_WINDOW_SEC)
+    window_text = seconds_text(window)
+    if overrides.database_timeframe is not None:
+        window_text, window_at = overrides.database_timeframe, OVERRIDES + ("database_timeframe",)
     lateness, lateness_at = _given(overrides, "bar_allowed_lateness_sec", DEFAULT_LATENESS_SEC)
     params = {
-        "window": (seconds_text(window), window_at),
+        "window": (window_text, window_at),
         "allowed_lateness": (seconds_text(lateness), lateness_at),
     }
     node = {"id": BARS_ID, "type": "operator.resample_ohlc"}
@@ -198,8 +249,20 @@ def _bars(overrides: ClassicOverrides, lowered: Document, doc: Document) -> dict
 
 
 def _store(spec: ClassicSpec, overrides: ClassicOverrides, lowered: Document, doc: Document) -> dict:
-    params = {"url": _given(overrides, "database_url", default_store_url(spec))}
-    return _node(lowered, doc, 2, SPEC + ("sink",), {"id": STORE_ID, "type": "sink.store"}, params)
+    params: dict[str, tuple] = {"url": _given(overrides, "database_url", default_store_url(spec))}
+    retry, retry_at = {}, {}
+    if overrides.database_retry_max_attempts is not None:
+        retry["max_attempts"] = overrides.database_retry_max_attempts
+        retry_at["max_attempts"] = OVERRIDES + ("database_retry_max_attempts",)
+    if overrides.database_retry_backoff_ms is not None:
+        retry["initial_backoff"] = format_duration(round(overrides.database_retry_backoff_ms * 1_000_000))
+        retry_at["initial_backoff"] = OVERRIDES + ("database_retry_backoff_ms",)
+    if retry:
+        params["retry"] = (retry, next(iter(retry_at.values())))
+    node = _node(lowered, doc, 2, SPEC + ("sink",), {"id": STORE_ID, "type": "sink.store"}, params)
+    for name, at in retry_at.items():
+        _point(lowered, doc, node_path(2, "params", "retry", name), at)
+    return node
 
 
 def _run(spec: ClassicSpec, lowered: Document, doc: Document) -> dict:

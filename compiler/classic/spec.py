@@ -40,9 +40,25 @@ class ClassicOverrides(_StrictTypes):
     )
     batch_size: int | None = Field(None, gt=0, description="records per batch the source hands on (1024)")
     flush_ms: Any = Field(None, description="not supported: rejected with a hint")
-    replay_path: str | None = Field(None, min_length=1, description="replay: the CSV or CSV.gz file")
+    replay_path: str | None = Field(None, min_length=1, description="replay: the CSV, CSV.gz or Parquet file")
     replay_speed: float | None = Field(None, ge=0, description="replay: 0 = unpaced, 1 = real time (1)")
-    database_url: str | None = Field(None, min_length=1, description="the store's sqlite:/// URL")
+    database_url: str | None = Field(
+        None, min_length=1, description="the store's url: sqlite:///path.db or postgresql://user@host/db"
+    )
+    database_vendor: Literal["sqlite", "postgres", "postgresql"] | None = Field(
+        None, description="must agree with database_url's scheme"
+    )
+    database_timeframe: str | None = Field(
+        None, min_length=1, description="the bars' width, such as 1m (the same as bar_window_sec)"
+    )
+    database_retry_max_attempts: int | None = Field(
+        None, ge=1, le=1000, description="store retry.max_attempts"
+    )
+    database_retry_backoff_ms: float | None = Field(
+        None, ge=0, le=MAX_SECONDS * 1000, description="store retry.initial_backoff, in milliseconds"
+    )
+    kafka_bootstrap: Any = Field(None, description="not supported: rejected with a hint")
+    kafka_topic: Any = Field(None, description="not supported: rejected with a hint")
 
 
 class ClassicSpec(_StrictTypes):
@@ -56,7 +72,7 @@ class ClassicSpec(_StrictTypes):
         None, gt=0, le=MAX_SECONDS, description="default run duration (absent: until the end)"
     )
     operator: Literal["bars"] = "bars"
-    sink: Literal["store", "database"] = "store"
+    sink: Literal["store", "database", "kafka"] = "store"
     overrides: ClassicOverrides | None = None
 
 

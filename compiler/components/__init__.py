@@ -19,6 +19,7 @@ BUILT_INS: dict[str, str] = {
     "provider.replay": "providers",
     "provider.synthetic": "providers",
     "provider.ibkr.stream": "ibkr",
+    "provider.redis_stream": "redis_streams",
     "operator.map": "stateless",
     "operator.filter": "stateless",
     "operator.hash_partition": "routing",
@@ -30,6 +31,8 @@ BUILT_INS: dict[str, str] = {
     "operator.buffer": "flow",
     "sink.store": "sinks",
     "sink.jsonl": "sinks",
+    "sink.parquet": "parquet",
+    "sink.redis_stream": "redis_streams",
     "sink.null": "sinks",
 }
 """The module (in this package) that defines each built-in type, in listing order."""

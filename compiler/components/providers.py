@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
@@ -24,11 +25,39 @@ def _no_nul(path: str) -> str:
     return path
 
 
+PARQUET_RENAMED = "Parquet under another name"
+READ_AS_OTHER = {
+    ".pq": PARQUET_RENAMED,
+    ".parq": PARQUET_RENAMED,
+    ".json": "JSON",
+    ".jsonl": "JSON lines",
+    ".ndjson": "JSON lines",
+    ".tsv": "tab-separated text",
+    ".feather": "Arrow IPC",
+    ".arrow": "Arrow IPC",
+    ".ipc": "Arrow IPC",
+    ".orc": "ORC",
+    ".avro": "Avro",
+    ".xlsx": "a spreadsheet",
+    ".xls": "a spreadsheet",
+    ".zip": "a zip archive",
+    ".bz2": "bzip2-compressed",
+    ".xz": "xz-compressed",
+    ".zst": "zstd-compressed",
+    ".db": "a database",
+    ".sqlite": "a database",
+}
+"""Endings of files a replay cannot read, and what such a file holds, for the message."""
+REPLAY_FORMATS = "CSV (.csv, .csv.gz) or Parquet (a .parquet file, or a folder of them)"
+
+
 class ReplayParams(Params):
-    """Replay ticks from a CSV or CSV.gz file (symbol, ts, price, size; bid/ask optional)."""
+    """Replay ticks from CSV, CSV.gz or Parquet (symbol, ts, price, size; bid/ask optional)."""
 
     path: Annotated[str, AfterValidator(_no_nul)] = Field(
-        min_length=1, description="CSV or CSV.gz file; relative to the working directory at run time"
+        min_length=1,
+        description="CSV or CSV.gz file, or Parquet: a .parquet file or a folder of them; "
+        "relative to the working directory at run time",
     )
     symbols: list[str] | None = Field(None, description="keep only these symbols (default: all)")
     speed: Speed = Field(
@@ -73,6 +102,30 @@ def _replay_kwargs(params: ReplayParams) -> dict:
     return kwargs
 
 
+def _replay_path_problems(params: ReplayParams) -> list[Problem]:
+    """A path whose ending names a format the replay does not read (``ticks.jsonl``).
+
+    Any other path is read as CSV (a FIFO, a name without an ending), unless it ends in
+    ``.parquet`` or names a folder at run time.
+    """
+    stem = params.path.lower()
+    stem = stem[: -len(".gz")] if stem.endswith(".gz") else stem
+    ending = os.path.splitext(stem.rstrip("/"))[1]
+    hint = "convert the ticks to CSV or Parquet (columns symbol, ts, price, size)"
+    if ending == ".parquet" and params.path.lower().endswith(".gz"):
+        what = "gzip-compressed Parquet"
+        hint = "Parquet compresses its own pages: give the .parquet file uncompressed"
+    elif ending in READ_AS_OTHER:
+        what = READ_AS_OTHER[ending]
+        if what == PARQUET_RENAMED:
+            hint = "rename the file to end in .parquet, or give the folder that holds it"
+    else:
+        return []
+    return [
+        Problem(("path",), f"provider.replay reads {REPLAY_FORMATS}; {params.path!r} looks like {what}", hint)
+    ]
+
+
 def _replay_files(params: ReplayParams) -> list[tuple[tuple, str, str]]:
     """The replay reads its ``path``."""
     return [(("path",), "read", params.path)]
@@ -107,10 +160,11 @@ COMPONENTS = (
     Component(
         "provider.replay",
         ReplayParams,
-        "replay recorded ticks from CSV / CSV.gz",
+        "replay recorded ticks from CSV / CSV.gz / Parquet",
         output=lambda params, upstream: TICK,
         runtime="runtime_lib.sources.replay:ReplaySource",
         kwargs=_replay_kwargs,
+        check=_replay_path_problems,
         files=_replay_files,
     ),
     Component(

@@ -1,20 +1,32 @@
-"""Store bars in SQLite, idempotently: a row per (symbol, interval, ts), replays overwrite."""
+"""Store bars or ticks in SQLite, idempotently: replays overwrite bars and add no tick twice.
+
+The tables (created if missing; ``ts`` is the record's integer nanoseconds since the epoch, UTC):
+
+- bars: ``symbol TEXT, interval TEXT, ts INTEGER, open, high, low, close, volume REAL, count
+  INTEGER, vwap REAL``, primary key ``(symbol, interval, ts)``, written as upserts;
+- ticks: ``symbol TEXT, ts INTEGER, price REAL, size REAL, seq INTEGER``, primary key
+  ``(symbol, ts, price, size, seq)``, a row inserted only when its key is new (``seq``: see
+  :mod:`runtime_lib.sinks.store_rows`).
+"""
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from operator import itemgetter
 from pathlib import Path
 
 from ..errors import JobError
-from .base import Sink, non_record, redact_url
+from .base import redact_url
+from .store_rows import BARS, SQLITE_PREFIX, TICKS, StoreError, StoreSink, too_large
 
-URL_PREFIX = "sqlite:///"
-COLUMNS = ("symbol", "interval", "ts", "open", "high", "low", "close", "volume", "count", "vwap")
-_KEY = ("symbol", "interval", "ts")
-_REQUIRED = itemgetter(*COLUMNS[:-1])  # every column but vwap, which may be absent
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+URL_PREFIX = SQLITE_PREFIX
+_TABLES = {
+    BARS: "symbol TEXT NOT NULL, interval TEXT NOT NULL, ts INTEGER NOT NULL, "
+    "open REAL, high REAL, low REAL, close REAL, volume REAL, count INTEGER, vwap REAL, "
+    "PRIMARY KEY (symbol, interval, ts)",
+    TICKS: "symbol TEXT NOT NULL, ts INTEGER NOT NULL, price REAL NOT NULL, size REAL NOT NULL, "
+    "seq INTEGER NOT NULL, PRIMARY KEY (symbol, ts, price, size, seq)",
+}
+_PASSING = ("database is locked", "database table is locked", "database is busy")
 
 
 def sqlite_path(url: str) -> Path:
@@ -33,76 +45,76 @@ def sqlite_path(url: str) -> Path:
     return Path(url[len(URL_PREFIX) :]).absolute()
 
 
-def _too_large(rows: list[tuple]) -> str:
-    """Which value of ``rows`` SQLite cannot store as a 64-bit integer.
-
-    >>> _too_large([("AAA", "1m", 0, 1.0, 1.0, 1.0, 1.0, 2**70, 1, None)])
-    "volume = 1180591620717411303424 of the bar ('AAA', '1m', 0) is too large for SQLite (a 64-bit integer)"
-    """
-    for row in rows:
-        for column, value in zip(COLUMNS, row):
-            if isinstance(value, int) and not -(2**63) <= value < 2**63:
-                shown = value if value.bit_length() <= 128 else f"an integer of {value.bit_length()} bits"
-                return f"{column} = {shown} of the bar {row[:3]!r} is too large for SQLite (a 64-bit integer)"
-    return "a value is too large for SQLite (a 64-bit integer)"
+def _failure(what: str, exc: sqlite3.Error) -> StoreError:
+    """``what`` failed with ``exc``: a lock held by another writer passes, anything else does not."""
+    return StoreError(f"{what}: {exc}", transient=any(text in str(exc) for text in _PASSING))
 
 
-class SqliteStore(Sink):
-    """Upsert bars into ``table`` of the database at ``url``.
+class SqliteStore(StoreSink):
+    """Write bars (``table_mode="bars"``) or ticks (``"ticks"``) into ``table`` of the database at ``url``.
 
     The connection opens on the first write and may then be used from a worker thread (the
-    run loop serialises calls). Each batch is one transaction.
+    run loop serialises calls). Each batch is one transaction. A write that finds the database
+    locked by another writer (after waiting ``busy_timeout_s``) fails as transient, so ``retry``
+    tries it again; the table's columns are checked when it is opened.
     """
 
-    def __init__(self, node_id: str, *, url: str, table: str = "bars") -> None:
-        super().__init__(node_id)
-        if not _IDENTIFIER.match(table):
-            raise JobError(f"bad table name {table!r}: use letters, digits and underscores")
-        self.url = url
-        self.target = redact_url(url)
-        self.path = sqlite_path(url)
-        self.table = table
+    busy_timeout_s = 5.0  # how long a write waits for another writer's lock before it fails
+
+    def __init__(self, node_id: str, **params) -> None:
+        super().__init__(node_id, **params)  # the keyword arguments of StoreSink
+        self.path = sqlite_path(self.url)
         self._connection: sqlite3.Connection | None = None
-        updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c not in _KEY)
-        self._upsert = (
-            f'INSERT INTO "{table}" ({", ".join(COLUMNS)}) VALUES ({", ".join("?" * len(COLUMNS))}) '
-            f"ON CONFLICT({', '.join(_KEY)}) DO UPDATE SET {updates}"
+        names = ", ".join(self.columns)
+        conflict = f"ON CONFLICT({', '.join(self.key)}) DO "
+        if self.table_mode == BARS:
+            conflict += "UPDATE SET " + ", ".join(
+                f"{c} = excluded.{c}" for c in self.columns if c not in self.key
+            )
+        else:
+            conflict += "NOTHING"
+        self._insert = (
+            f'INSERT INTO "{self.table}" ({names}) VALUES ({", ".join("?" * len(self.columns))}) {conflict}'
         )
 
     def _connect(self) -> sqlite3.Connection:
         """Create the folder, the database and the table if needed, and return the connection."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, check_same_thread=False)
-            connection.execute(
-                f'CREATE TABLE IF NOT EXISTS "{self.table}" ('
-                "symbol TEXT NOT NULL, interval TEXT NOT NULL, ts INTEGER NOT NULL, "
-                "open REAL, high REAL, low REAL, close REAL, volume REAL, count INTEGER, vwap REAL, "
-                "PRIMARY KEY (symbol, interval, ts))"
-            )
-            connection.commit()
+            connection = sqlite3.connect(self.path, timeout=self.busy_timeout_s, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise JobError(f"cannot open SQLite database {self.path}: {exc}") from None
+        try:
+            with connection:
+                connection.execute(f'CREATE TABLE IF NOT EXISTS "{self.table}" ({_TABLES[self.table_mode]})')
+            found = [row[1] for row in connection.execute(f'PRAGMA table_info("{self.table}")')]
+        except sqlite3.Error as exc:
+            connection.close()
+            raise _failure(f"cannot open SQLite database {self.path}", exc) from None
+        missing = [column for column in self.columns if column not in found]
+        if missing:
+            connection.close()
+            raise StoreError(
+                f"table {self.table!r} of {self.path} does not fit a {self.table_mode} store: it lacks "
+                f"{', '.join(missing)} (a {self.table_mode} store writes {', '.join(self.columns)}); "
+                "give the store another table, or move this one away"
+            )
         return connection
 
     def write(self, batch: list[dict]) -> int:
-        """Upsert ``batch`` in one transaction and return the number of rows written."""
+        """Write ``batch`` in one transaction and return the number of records written."""
+        rows, counts = self.rows(batch)
         if self._connection is None:
             self._connection = self._connect()
         try:
-            rows = [(*_REQUIRED(b), b.get("vwap")) for b in batch]
-        except KeyError as exc:
-            raise JobError(f"a record has no field {exc} (a bar needs {', '.join(COLUMNS)})") from None
-        except (TypeError, AttributeError):
-            raise JobError(non_record(batch) or "a record is not a bar") from None
-        try:
             with self._connection:
-                self._connection.executemany(self._upsert, rows)
+                self._connection.executemany(self._insert, rows)
         except sqlite3.Error as exc:
-            raise JobError(f"writing to table {self.table!r} of {self.path} failed: {exc}") from None
+            raise _failure(f"writing to table {self.table!r} of {self.path} failed", exc) from None
         except OverflowError:
-            raise JobError(_too_large(rows)) from None
-        return len(rows)
+            raise StoreError(too_large(self.columns, rows, "SQLite")) from None
+        self.stored(counts)
+        return len(batch)
 
     def close(self) -> None:
         """Commit and close the connection (a store that never wrote has nothing to close)."""

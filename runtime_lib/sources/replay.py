@@ -1,4 +1,4 @@
-"""Replay ticks from a CSV file (optionally gzip-compressed), as fast as possible or paced.
+"""Replay ticks from a CSV file (optionally gzip-compressed) or Parquet, as fast as possible or paced.
 
 The file is opened, read and parsed on a thread of the source's own, a block at a time, so a
 slow disk or a FIFO with no writer never blocks the event loop (a stop request still gets
@@ -8,6 +8,9 @@ the length of a line. With pyarrow installed, blocks that are plainly ticks are 
 :mod:`.arrow_block` and every other block row by row (:mod:`.tick_blocks`): the ticks, the rows
 set aside and the errors are the same either way. The dicts of a batch read by pyarrow are
 made on the event loop as the batch is handed on, where the pipeline then reads them.
+
+A path ending in ``.parquet``, or naming a folder, is read as Parquet (:mod:`.parquet_input`), in
+record batches, into the same ticks.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from ..timeutil import DEFAULT_TS_RANGE_NS, MAX_TIMESTAMP_NS
 from .base import DEFAULT_BATCH_SIZE, Source, check_batch_size
 from .lines import DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES, Lines
 from .pacing import tick_batches
+from .parquet_input import ParquetTicks, is_parquet_input
 from .row_reader import RowReader, SetAside, read_header
 from .source_bounds import check_speed
 from .tick_blocks import TickChunk, tick_chunks
@@ -47,7 +51,8 @@ def read_ticks(
     set_aside: SetAside | None = None,
     fast: bool | None = None,
 ) -> Iterator[dict]:
-    """Yield the ticks of a CSV (or ``.gz`` CSV) file in file order.
+    """Yield the ticks of a CSV (or ``.gz`` CSV) file, or of Parquet (a ``.parquet`` file or a folder
+    of them, see :mod:`.parquet_input`), in file order.
 
     Only ``symbols`` are kept when given. A row that is not a tick (see :mod:`.tick_rows`) is
     handed to ``set_aside(reason, "path:line: ...")`` and skipped; without ``set_aside`` it
@@ -80,10 +85,14 @@ def read_tick_chunks(
 
     ``opened(fd)`` is called with the descriptor of the file read (for a ``.gz`` file, of the
     compressed file) once it is open, before its header is read; the file is closed when the
-    chunks end."""
+    chunks end. Parquet is read by :class:`.parquet_input.ParquetTicks` (``max_line_bytes``,
+    ``fast`` and ``opened`` do not apply to it)."""
     if isinstance(symbols, str):
         symbols = (symbols,)
     wanted = None if symbols is None else frozenset(symbols)
+    if is_parquet_input(str(path)):
+        yield from ParquetTicks(str(path), wanted, ts_range, set_aside or _refuse).chunks()
+        return
     fast = FAST_READER if fast is None else fast
     if fast and ArrowBlocks is None:
         raise JobError("the fast replay needs pyarrow 15 or later (pip install pyarrow)")
@@ -141,6 +150,7 @@ class ReplaySource(Source):
         self._held: list[tuple[str, str]] = []
         self._extra: dict[str, int] = {}
         self._file: tuple[int, int] | None = None  # on the thread: the open file's descriptor and size
+        self._parquet: ParquetTicks | None = None  # the reader of a Parquet input
         self._progress: tuple[int, int] | None = None  # what progress() returns, set on the loop
 
     async def batches(self) -> AsyncIterator[list[dict]]:
@@ -184,6 +194,10 @@ class ReplaySource(Source):
         one) as ``(chunk, start, stop)``, the rows set aside meanwhile, whether the file has
         ended, and how far the file has been read (see :meth:`progress`). The loop makes each
         batch, ``chunk[start:stop]``, as it hands it on."""
+        if self._chunks is None and is_parquet_input(self.path):
+            wanted = None if self.symbols is None else frozenset(self.symbols)
+            self._parquet = ParquetTicks(self.path, wanted, self.ts_range, self._hold)
+            self._chunks = self._parquet.chunks()
         if self._chunks is None:
             self._chunks = read_tick_chunks(
                 self.path,
@@ -228,8 +242,10 @@ class ReplaySource(Source):
         """On the thread: (bytes read, size) of a regular file; None for a FIFO or before it opened.
 
         The file's own offset is asked for once per block read (a system call, no lock), and not
-        once it has ended: the file is closed by then.
+        once it has ended: the file is closed by then. For Parquet: (rows read, rows in its files).
         """
+        if self._parquet is not None:
+            return self._parquet.position()
         if self._file is None:
             return None
         fd, size = self._file
@@ -238,7 +254,9 @@ class ReplaySource(Source):
     def progress(self) -> tuple[int, int] | None:
         """(bytes of the file read, up to the end of the block whose ticks are being handed on,
         the file's size on disk), in compressed bytes for a ``.gz`` file; None before the file is
-        open, and for a FIFO. The thread reading ahead moves it on a block (1 MiB) at a time."""
+        open, and for a FIFO. The thread reading ahead moves it on a block (1 MiB) at a time.
+        For Parquet: (rows read, up to the end of the record batch being handed on, the rows
+        of all its files, from their footers)."""
         return self._progress
 
     def _hold(self, reason: str, detail: str) -> None:

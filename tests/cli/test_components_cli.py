@@ -65,7 +65,7 @@ def test_json_lists_params_from_the_models():
         "name": "path",
         "type": "string",
         "required": True,
-        "description": "CSV or CSV.gz file; relative to the working directory at run time",
+        "description": "CSV or CSV.gz file, or Parquet: a .parquet file or a folder of them; relative to the working directory at run time",
         "constraints": {"minLength": 1},
     }
     assert params["symbols"]["type"] == "list[string] | null" and params["symbols"]["default"] is None

@@ -30,8 +30,21 @@ SAMPLES: dict[str, list[dict]] = {
     "operator.deduplicate": [{"ttl": "1s"}, {"ttl": "1s", "key_fn": "lambda x: x['symbol']"}],
     "operator.throttle": [{"rate": 10}, {"rate": 2.5, "burst": 4, "key": "symbol", "on_excess": "delay"}],
     "operator.buffer": [{"max_items": 100, "max_wait": "1s"}],
-    "sink.store": [{"url": "sqlite:///bars.db"}, {"url": "sqlite:///bars.db", "table": "minute_bars"}],
+    "sink.store": [
+        {"url": "sqlite:///bars.db"},
+        {"url": "sqlite:///bars.db", "table": "minute_bars"},
+        {"url": "postgresql://mdp:${PGPASSWORD}@db:5432/bars", "table_mode": "ticks", "retry": {"max_attempts": 3}},
+    ],
     "sink.jsonl": [{"path": "out.jsonl"}],
+    "sink.parquet": [
+        {"path": "out/bars"},
+        {"path": "out/bars", "rows_per_file": 10, "max_buffered_rows": 100, "mode": "overwrite"},
+    ],
+    "provider.redis_stream": [
+        {"stream": "ticks"},
+        {"stream": "ticks", "group": "g", "consumer": "c", "start": "earliest"},
+    ],
+    "sink.redis_stream": [{"stream": "ticks"}, {"stream": "ticks", "maxlen": 1000}],
     "sink.null": [{}],
 }
 """Params for each type, valid as they stand: the first as short as the type allows, the others

@@ -19,7 +19,7 @@ from operator import itemgetter
 from runtime_lib.job import main, run_local_job
 from runtime_lib.operators.resample_ohlc import ResampleOHLC
 from runtime_lib.sinks.jsonl import JsonlSink
-from runtime_lib.sinks.sqlite_store import SqliteStore
+from runtime_lib.sinks.store_rows import open_store
 from runtime_lib.sources.replay import ReplaySource
 
 JOB_NAME = "fanout_union"
@@ -64,7 +64,15 @@ def build(ctx):
         fill="none",
     )
     # tests/golden/fanout_union/config.yaml:21 node 'store' (sink.store)
-    to_store = ctx.sink("store", "sink.store", SqliteStore, url="sqlite:///mdp-data/fanout.db", table="bars")
+    to_store = ctx.sink(
+        "store",
+        "sink.store",
+        open_store,
+        url="sqlite:///mdp-data/fanout.db",
+        table="bars",
+        table_mode="bars",
+        retry={"max_attempts": 10, "initial_backoff": 0.5, "max_backoff": 30.0},
+    )
     # tests/golden/fanout_union/config.yaml:24 node 'audit' (sink.jsonl)
     to_audit = ctx.sink("audit", "sink.jsonl", JsonlSink, path="-")
 

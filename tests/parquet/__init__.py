@@ -1,0 +1,1 @@
+"""Tests of the Parquet sink and of Parquet input to the replay."""
