@@ -33,7 +33,11 @@ SAMPLES: dict[str, list[dict]] = {
     "sink.store": [
         {"url": "sqlite:///bars.db"},
         {"url": "sqlite:///bars.db", "table": "minute_bars"},
-        {"url": "postgresql://mdp:${PGPASSWORD}@db:5432/bars", "table_mode": "ticks", "retry": {"max_attempts": 3}},
+        {
+            "url": "postgresql://mdp:${PGPASSWORD}@db:5432/bars",
+            "table_mode": "ticks",
+            "retry": {"max_attempts": 3},
+        },
     ],
     "sink.jsonl": [{"path": "out.jsonl"}],
     "sink.parquet": [
