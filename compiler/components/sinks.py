@@ -65,7 +65,7 @@ class StoreParams(Params):
         None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="table name (default: the table_mode)"
     )
     table_mode: Literal["bars", "ticks"] = Field("bars", description="store Bar records or Tick records")
-    retry: RetryParams = Field(default_factory=RetryParams, description="how a failed write is tried again")
+    retry: RetryParams = Field(RetryParams(), description="how a failed write is tried again")
 
     @field_validator("url")
     @classmethod
