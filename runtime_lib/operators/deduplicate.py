@@ -16,6 +16,8 @@ emitted less than ``ttl`` earlier".
 Expired references never decide anything, so removing them changes no result. They are swept
 out whenever the horizon has advanced by ``ttl`` since the previous sweep, which keeps the
 state to the keys emitted within the last ``2 * ttl`` of event time on an endless stream.
+
+A checkpoint saves the references, the horizon and where the last sweep was: all event time.
 """
 
 from __future__ import annotations
@@ -100,3 +102,24 @@ class Deduplicate(Operator):
         oldest_live = self._horizon - self.ttl_ns
         self._refs = {k: ts for k, ts in self._refs.items() if ts > oldest_live}
         self._swept_at = self._horizon
+
+    def state_snapshot(self) -> dict:
+        """The references (key -> event time), the horizon and the horizon at the last sweep.
+
+        The live dict of references is shared, not copied: marshal the result before the
+        operator runs on.
+        """
+        return self._state(refs=self._refs, horizon=self._horizon, swept_at=self._swept_at)
+
+    def restore_state(self, state: dict) -> None:
+        """Take a :meth:`state_snapshot` (after a marshal round trip) on a fresh operator."""
+        self._check_state(state)
+        self._refs = state["refs"]
+        self._horizon = state["horizon"]
+        self._swept_at = state["swept_at"]
+
+    def state_summary(self) -> dict:
+        """``keys`` holding a reference (expired ones until swept) and ``horizon_ts``, the newest
+        event time seen (None before any record)."""
+        horizon = None if self._horizon == _NO_TIME else self._horizon
+        return {"keys": len(self._refs), "horizon_ts": horizon}

@@ -12,6 +12,9 @@ The generator may await only its input. Awaiting anything else (``asyncio.sleep`
 call) would need an event loop and make the output depend on time, so it stops the job with an
 error naming the node. A generator that raises is finished (Python cannot resume it), so that
 stops the job too, naming the node and the last record it took.
+
+A running generator cannot be saved, so a job with such an operator cannot take checkpoints
+(``state_saved`` is False and :meth:`AsyncGeneratorOperator.state_snapshot` refuses).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import AsyncGenerator, Callable, Generator
 
 from ..errors import JobError
 from ..stats import NodeStats
-from .base import Operator
+from .base import Operator, StateNotSaved
 
 MAX_RELEASED = 1_000_000
 """The most records one batch (or the end of the stream) may make a generator yield: more is a
@@ -71,6 +74,8 @@ class AsyncGeneratorOperator(Operator):
     ``stats`` counts the records in and the records yielded; records the generator never took
     because it returned first are counted as ``dropped``.
     """
+
+    state_saved = False
 
     def __init__(self, node_id: str, stats: NodeStats, function: Callable, params: dict) -> None:
         super().__init__(node_id, stats)
@@ -145,6 +150,25 @@ class AsyncGeneratorOperator(Operator):
         return self._error(
             f"raised {type(exc).__name__}: {exc} (an async generator cannot go on after it raises)"
         )
+
+    def state_snapshot(self) -> dict:
+        """Refuse: the state of a running generator (its frame) cannot be saved."""
+        raise self._not_saved()
+
+    def restore_state(self, state: dict) -> None:
+        """Refuse, as :meth:`state_snapshot` does."""
+        raise self._not_saved()
+
+    def _not_saved(self) -> StateNotSaved:
+        name = getattr(self.function, "__qualname__", repr(self.function))
+        return self._no_saved_state(
+            f"it runs the async generator function {name}, and a running Python generator cannot "
+            "be saved; run the job without checkpoints"
+        )
+
+    def state_summary(self) -> dict:
+        """``finished``: whether the generator has returned (what it holds is out of sight)."""
+        return {"finished": self.finished}
 
     def process(self, batch: list[dict]) -> list[dict]:
         """Queue the batch on ``src`` and return what the generator yields before it waits again."""

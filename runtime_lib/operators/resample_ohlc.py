@@ -280,6 +280,27 @@ class ResampleOHLC(EventTimeWindows):
                 f"windows: align the offsets of both resamplers"
             )
 
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def _state_params(self) -> dict:
+        """The windows' params, and what the bars are made of and from."""
+        return {**super()._state_params(), "interval": self.interval, "fill": self.fill, "input": self.input}
+
+    def state_snapshot(self) -> dict:
+        """The windows' state (see :class:`.event_windows.EventTimeWindows`); per key it includes the
+        last bar emitted (start, close, symbol), which ``fill="flat"`` fills gaps from. With
+        ``input="bars"`` also the interval of the last bar checked."""
+        state = super().state_snapshot()
+        if self.input == "bars":
+            state["bar_interval"] = (self._bar_interval, self._bar_interval_ns)
+        return state
+
+    def restore_state(self, state: dict) -> None:
+        """Take a :meth:`state_snapshot` (after a marshal round trip) on a fresh operator."""
+        super().restore_state(state)
+        if self.input == "bars":
+            self._bar_interval, self._bar_interval_ns = state["bar_interval"]
+
     # -- emitting -------------------------------------------------------------------------------
 
     def _emit(self, st: list, start: int, w: list, out: list[dict]) -> None:

@@ -19,6 +19,13 @@ credits per nanosecond.
 
 Buckets that have refilled to ``burst`` are the same as new ones and are forgotten, so keyed
 state stays bounded by the keys seen within the time one bucket takes to refill.
+
+**Checkpoints.** A snapshot holds every bucket's credits and how long ago, by the operator's
+clock, it was last refilled; the held records with their arrival order; and the sequence
+counter. A restored operator's clock is another process's, so every such age is rebased on it:
+processing time stands still from the snapshot to the restore. A bucket therefore gains no
+tokens for the time the job was down, and goes on refilling from the credits it had; held
+records are released in the order they would have been, none lost.
 """
 
 from __future__ import annotations
@@ -179,6 +186,45 @@ class Throttle(Operator):
         self._held_count = 0
         self.stats.add(0, len(out))
         return out
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def _state_params(self) -> dict:
+        """What a bucket's credits are measured in, and whether buckets are per key."""
+        return {"rate": self.rate, "burst": self.burst, "keyed": self.key is not None}
+
+    def state_snapshot(self) -> dict:
+        """The buckets as ``key -> [credits, ns since their last refill]``, the held records per key
+        as ``(seq, record)`` in order, the order of all held records and the counters. Clock readings
+        are kept as ages from a reading now (negative after the clock went back; see the module
+        docstring)."""
+        now = self.clock()  # not _read_clock: every reading kept is shifted by the same amount at restore
+        return self._state(
+            buckets={k: [credits, now - at] for k, (credits, at) in self._buckets.items()},
+            held=[(k, list(queue)) for k, queue in self._held.items()],
+            order=list(self._order),
+            held_count=self._held_count,
+            seq=self._seq,
+            clock_age_ns=now - self._now,
+            swept_age_ns=now - self._swept_at,
+        )
+
+    def restore_state(self, state: dict) -> None:
+        """Take a :meth:`state_snapshot`, rebasing every age on this operator's clock."""
+        self._check_state(state)
+        now = self.clock()
+        self._buckets = {k: [credits, now - age] for k, (credits, age) in state["buckets"].items()}
+        self._held = {k: deque(queue) for k, queue in state["held"]}
+        self._order = deque(state["order"])
+        self._held_count = state["held_count"]
+        self._seq = state["seq"]
+        self._now = now - state["clock_age_ns"]
+        self._swept_at = now - state["swept_age_ns"]
+
+    def state_summary(self) -> dict:
+        """``keys`` (with a key) or ``buckets`` (without: 0 or 1): the buckets kept; ``held_records``."""
+        name = "keys" if self.key is not None else "buckets"
+        return {name: len(self._buckets), "held_records": self._held_count}
 
     # -- held records (on_excess="delay") ------------------------------------------------------
 

@@ -98,6 +98,12 @@ class Window(EventTimeWindows):
         self.stats.add(len(batch), len(out))
         return out
 
+    def _state_params(self) -> dict:
+        """The windows' params, and the output fields with their aggregations (the window states' layout)."""
+        aggregations = tuple(type(agg).__name__.lower() for agg in self._aggs)
+        return {**super()._state_params(), "key_fields": self.key_fields,
+                "aggregations": tuple(zip(self.out_fields, aggregations))}  # fmt: skip
+
     def _open_window(self, start: int, r: dict, ts: int) -> list:
         """``[key of r, [one state per aggregation]]``, with ``r`` added."""
         w = [self.key(r), [agg.start() for agg in self._aggs]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from ..errors import JobError
 from ..stats import NodeStats
 
 DEFAULT_BATCH_SIZE = 1024
@@ -21,6 +22,13 @@ class Source:
     ``stats`` counts the records the source sets aside as bad data (``stats.set_aside_one``). A
     source starts with counters of its own; whoever runs it replaces them with the job's
     counters for its node before calling :meth:`batches`, so the summary shows them.
+
+    **Checkpoints.** :meth:`position` says where the source stands just after the last batch
+    :meth:`batches` yielded (asked between batches only); a fresh source with the same params,
+    told :meth:`resume_at` that position before :meth:`batches`, yields exactly the records that
+    followed it (batch boundaries may differ) and does not count again what it set aside before
+    it (the counters themselves are restored by whoever restores the node). A source whose data
+    cannot be read again (a broker feed) has no position.
     """
 
     live = False
@@ -47,6 +55,16 @@ class Source:
         Callable from any thread; a source without a connection is always ready.
         """
         return None
+
+    def position(self) -> object | None:
+        """Where the source stands after the last batch, as data ``marshal`` keeps; None (this
+        default) when it cannot resume."""
+        return None
+
+    def resume_at(self, position: object) -> None:
+        """Before :meth:`batches`: go on after ``position``, which :meth:`position` of a source with
+        the same params gave; this default refuses, as such a source gives no position."""
+        raise JobError(f"provider {self.node_id!r} ({self.node_type}) cannot resume from a checkpoint")
 
     async def close(self) -> None:
         """Release connections and files; called once when the job stops."""

@@ -21,12 +21,22 @@ the job), and, in a group, first re-reads the entries pending for itself past th
 delivered, which are those a lost reply carried. An entry that is not an encoded record (see
 :mod:`runtime_lib.redis_codec`), or that was trimmed from the stream while pending, is set
 aside, counted and acknowledged.
+
+**Resuming from a checkpoint.** :meth:`RedisStreamSource.position` is the id of the last entry
+read (its record handed on in the last batch, or set aside), as text. A fresh source told
+:meth:`RedisStreamSource.resume_at` that id reads, alone, the entries after it (``start`` no
+longer applies). In a group it does not move the group (nor create it anywhere but at that id
+when it is missing) and takes over no other consumer's entries: it reads the entries pending
+for itself with an id after the position, then new ones. Entries up to the position that are
+still pending for the consumer were handed on before the checkpoint; acknowledging them is the
+caller's part.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 from ..errors import JobError
 from ..log_format import lifecycle
@@ -50,6 +60,7 @@ ACK_CHUNK = 10_000  # ids per XACK
 FIRST_ID = b"0-0"
 NOT_A_RECORD = "not an encoded record"
 TRIMMED = "trimmed from the stream while pending"
+ENTRY_ID = re.compile(r"[0-9]+-[0-9]+")
 
 
 class RedisStreamSource(Source):
@@ -96,6 +107,8 @@ class RedisStreamSource(Source):
         self._cursor = FIRST_ID  # where the phase goes on: an entry id, or XAUTOCLAIM's cursor
         self._last_read = FIRST_ID  # the newest entry read in the group: ids only grow as it reads
         self._batch_ids: list[bytes] = []  # the ids of the records of the batch last yielded
+        self._started = False  # whether the cursor is known (after _prepare, or resume_at)
+        self._resumed = False  # whether resume_at set where to go on
 
     # -- the connection --
 
@@ -170,17 +183,18 @@ class RedisStreamSource(Source):
     async def _prepare(self) -> None:
         client = self._connection()
         if self.group is None:
-            if self.start == "latest":
+            if self.start == "latest" and not self._resumed:
                 newest = await client.xrevrange(self.stream, count=1)
                 self._cursor = newest[0][0] if newest else FIRST_ID
+            self._started = True
             return
-        position = {"latest": "$", "earliest": "0"}.get(self.start, "0")
+        position = self._cursor if self._resumed else {"latest": "$", "earliest": "0"}.get(self.start, "0")
         try:
             await client.xgroup_create(self.stream, self.group, id=position, mkstream=True)
         except self._redis.ResponseError as exc:
             if not str(exc).startswith("BUSYGROUP"):
                 raise
-            if self.start != "group":
+            if self.start != "group" and not self._resumed:
                 await client.xgroup_setid(self.stream, self.group, id=position)
 
     async def _read(self) -> list:
@@ -254,6 +268,25 @@ class RedisStreamSource(Source):
         self._batch_ids = ids
         return records
 
+    # -- resuming --
+
+    def position(self) -> str | None:
+        """The id of the last entry read, as text (``"0-0"`` before any); None alone with
+        ``start: latest`` before the source has looked up where the stream ends."""
+        if self.group is None and not (self._started or self._resumed or self.start == "earliest"):
+            return None
+        return (self._cursor if self.group is None else self._last_read).decode()
+
+    def resume_at(self, position: str) -> None:
+        """Before :meth:`batches`: read the entries after id ``position`` (see the module docstring)."""
+        if not isinstance(position, str) or not ENTRY_ID.fullmatch(position):
+            raise JobError(f"provider {self.node_id!r}: not an entry id of a Redis stream: {position!r:.100}")
+        entry = position.encode()
+        self._resumed = True
+        self._cursor = self._last_read = entry
+        if self.group is not None:
+            self._phase = "own"
+
     # -- acknowledging --
 
     def batch_token(self, taken: int) -> bytes | None:
@@ -267,6 +300,20 @@ class RedisStreamSource(Source):
         """Acknowledge the entries the ``tokens`` of :meth:`batch_token` name (XACK); raises when
         Redis cannot be reached."""
         await self._xack([entry_id for token in tokens for entry_id in token.split()])
+
+    async def acknowledge_through(self, position: str) -> None:
+        """Acknowledge every entry pending for this consumer up to id ``position``: a checkpoint's
+        position, whose snapshot holds what those entries became."""
+        client = self._connection()
+        while True:
+            pending = await client.xpending_range(
+                self.stream, self.group, min="-", max=position, count=ACK_CHUNK, consumername=self.consumer
+            )
+            ids = [entry["message_id"] for entry in pending]
+            if ids:
+                await self._xack(ids)
+            if len(ids) < ACK_CHUNK:
+                return
 
     async def _xack(self, ids: list[bytes]) -> None:
         client = self._connection()

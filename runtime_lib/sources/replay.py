@@ -11,6 +11,15 @@ made on the event loop as the batch is handed on, where the pipeline then reads 
 
 A path ending in ``.parquet``, or naming a folder, is read as Parquet (:mod:`.parquet_input`), in
 record batches, into the same ticks.
+
+**Resuming.** :meth:`ReplaySource.position` counts the ticks handed on and the rows set aside
+and counted so far, with the identity of the input (:mod:`.input_identity`). A fresh source
+told :meth:`ReplaySource.resume_at` that position refuses an input that changed, then reads the
+input from its start again, on its thread, drops the ticks already handed on before they are
+made into dicts, and does not count again the rows set aside before them: the ticks after the
+position come exactly as they would have, whatever the batch size, and so do the counters of
+the rows set aside (kept with the checkpoint by whoever restores the source's counters). With a
+``speed``, pacing starts again at the first tick after the position. A FIFO cannot be resumed.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from ..errors import JobError
 from ..stats import LOGGED_PER_REASON
 from ..timeutil import DEFAULT_TS_RANGE_NS, MAX_TIMESTAMP_NS
 from .base import DEFAULT_BATCH_SIZE, Source, check_batch_size
+from .input_identity import file_identity, identity_change, input_identity
 from .lines import DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES, Lines
 from .pacing import tick_batches
 from .parquet_input import ParquetTicks, is_parquet_input
@@ -152,12 +162,19 @@ class ReplaySource(Source):
         self._file: tuple[int, int] | None = None  # on the thread: the open file's descriptor and size
         self._parquet: ParquetTicks | None = None  # the reader of a Parquet input
         self._progress: tuple[int, int] | None = None  # what progress() returns, set on the loop
+        self._handed_on = 0  # ticks handed on in batches, from the input's start (across a resume)
+        self._counted = 0  # rows set aside and counted on stats, likewise
+        self._skip_ticks = 0  # on the thread: ticks still to drop before the first batch (resume)
+        self._skip_set_aside = 0  # on the thread: rows set aside before the position, not counted again
+        self._identity: dict | None = None  # the input's identity, once it is open
+        self._replayable = True  # False once the input turns out to be a FIFO
 
     async def batches(self) -> AsyncIterator[list[dict]]:
         """Yield the file's ticks in file order, in lists of up to ``batch_size``."""
         self._thread = CallThread(f"mdp-replay-{self.node_id}")
         try:
             async for batch in tick_batches(self._parsed(), self.speed, self.batch_size):
+                self._handed_on += len(batch)
                 yield batch
         finally:
             await self.close()
@@ -176,6 +193,7 @@ class ReplaySource(Source):
                     self.stats.set_aside_one(reason, detail)
                 for reason, count in extra.items():  # past the logged ones: counted only
                     self.stats.set_aside[reason] = self.stats.set_aside.get(reason, 0) + count
+                self._counted += len(held) + sum(extra.values())
                 self._progress = position
                 for chunk, start, stop in batches:
                     yield chunk[start:stop]
@@ -197,6 +215,7 @@ class ReplaySource(Source):
         if self._chunks is None and is_parquet_input(self.path):
             wanted = None if self.symbols is None else frozenset(self.symbols)
             self._parquet = ParquetTicks(self.path, wanted, self.ts_range, self._hold)
+            self._identity = input_identity(self.path)
             self._chunks = self._parquet.chunks()
         if self._chunks is None:
             self._chunks = read_tick_chunks(
@@ -217,6 +236,11 @@ class ReplaySource(Source):
                 rest = []
                 continue
             taken = 0
+            if self._skip_ticks:  # resuming: these ticks were handed on before the position
+                if len(chunk) <= self._skip_ticks:
+                    self._skip_ticks -= len(chunk)
+                    continue
+                taken, self._skip_ticks = self._skip_ticks, 0
             if rest:  # the last batch begun fills up first
                 taken = size - len(rest)
                 rest = rest + chunk[:taken]
@@ -232,11 +256,14 @@ class ReplaySource(Source):
         return batches, held, extra, ended, self._read_so_far(ended)
 
     def _opened(self, fd: int) -> None:
-        """On the thread: note the descriptor and size of the file, when it is a regular file."""
+        """On the thread: note the descriptor, size and identity of the file, when it is a regular file."""
         info = os.fstat(fd)
         if stat.S_ISREG(info.st_mode):
             self._file = (fd, info.st_size)
             self._progress = (0, info.st_size)
+            self._identity = file_identity(self.path, fd)
+        else:
+            self._replayable = False
 
     def _read_so_far(self, ended: bool) -> tuple[int, int] | None:
         """On the thread: (bytes read, size) of a regular file; None for a FIFO or before it opened.
@@ -259,8 +286,40 @@ class ReplaySource(Source):
         of all its files, from their footers)."""
         return self._progress
 
+    def position(self) -> dict | None:
+        """Where the replay stands just after the last batch handed on: ``{"records": ticks handed
+        on, "set_aside": rows set aside and counted, "input": the input's identity}`` (``input`` is
+        None before the input is open); None for a FIFO, whose data cannot be read again."""
+        if not self._replayable:
+            return None
+        return {"records": self._handed_on, "set_aside": self._counted, "input": self._identity}
+
+    def resume_at(self, position: dict) -> None:
+        """Before :meth:`batches`: go on after ``position`` (see the module docstring); a
+        :class:`JobError` when the input changed since it was taken."""
+        try:
+            records, set_aside, saved = position["records"], position["set_aside"], position["input"]
+        except (TypeError, KeyError):
+            raise JobError(
+                f"provider {self.node_id!r}: not a position of a replay: {position!r:.200}"
+            ) from None
+        if saved is not None:
+            change = identity_change(saved, input_identity(self.path))
+            if change:
+                raise JobError(
+                    f"provider {self.node_id!r}: the input {self.path} changed since the checkpoint: "
+                    f"{change}; a job resumes only on the input it read (start it afresh to read this one)"
+                )
+        self._handed_on = self._skip_ticks = records
+        self._counted = self._skip_set_aside = set_aside
+
     def _hold(self, reason: str, detail: str) -> None:
-        """On the thread: keep a set-aside row for the loop (its detail only while it may be logged)."""
+        """On the thread: keep a set-aside row for the loop (its detail only while it may be logged).
+
+        Rows set aside before a resumed position were counted before: they are dropped."""
+        if self._skip_set_aside:
+            self._skip_set_aside -= 1
+            return
         logged = sum(1 for kept, _ in self._held if kept == reason)
         if logged < LOGGED_PER_REASON:
             self._held.append((reason, detail))

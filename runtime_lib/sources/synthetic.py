@@ -15,6 +15,13 @@ size, and a stream with a ``count`` is the start of the endless one:
   ``ask_size`` likewise;
 - ``price`` is the walk in whole cents (``cents = round(walk * 100)``, ``price = cents / 100``),
   ``bid = (cents - half) / 100`` and ``ask = (cents + half) / 100``.
+
+**Resuming.** Every block starts from the state of the random generator and the walks left by
+the block before, so :class:`SyntheticStream` can start at any block from that state. The
+position of a :class:`SyntheticSource` is the number of ticks handed on with the state before
+the block of the last of them: a resumed source draws that block again, drops the ticks
+already handed on, and goes on with the very ticks (``ts``, prices, sizes) of the uninterrupted
+stream, whatever the batch sizes. Pacing (``rate``) starts again at the first tick it hands on.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from array import array
 from collections.abc import AsyncIterator, Iterator
 from statistics import NormalDist
 
+from ..errors import JobError
 from .base import DEFAULT_BATCH_SIZE, Source, check_batch_size
 from .pacing import rebatched, tick_batches
 from .source_bounds import DEFAULT_START_TS, DEFAULT_STEP_NS, check_rate, event_step_ns, ticks_before_end
@@ -75,45 +83,103 @@ def synthetic_blocks(
     step_ns: int = DEFAULT_STEP_NS,
 ) -> Iterator[list[dict]]:
     """The ticks of :func:`synthetic_ticks` in lists of :data:`BLOCK` (the last one shorter)."""
-    if not symbols:
-        raise ValueError("synthetic_ticks needs at least one symbol")
-    if step_ns <= 0:
-        raise ValueError(f"step_ns must be > 0, got {step_ns}")
-    rng = random.Random(seed)
-    names = tuple(symbols)
-    base = [round(rng.uniform(20.0, 500.0), 2) for _ in names]
-    walk = list(base)
-    sigma = [price * VOLATILITY for price in base]
-    n_symbols = len(names)
-    left = ticks_before_end(start_ts, step_ns) if count is None else count
-    ts = start_ts
-    while left > 0:
-        m = min(BLOCK, left)
-        picks = [v * n_symbols >> 32 for v in _unsigned(rng.randbytes(4 * BLOCK), "I")[:m]]
-        steps = [NORMAL[v >> 4] for v in _unsigned(rng.randbytes(2 * BLOCK), "H")[:m]]
-        sizes = [_SIZES[v] for v in _unsigned(rng.randbytes(2 * BLOCK), "H")[:m]]
-        halves = [_HALF_SPREADS[b] for b in rng.randbytes(BLOCK)[:m]]
-        bid_sizes = [_BOOK_SIZES[b] for b in rng.randbytes(BLOCK)[:m]]
-        ask_sizes = [_BOOK_SIZES[b] for b in rng.randbytes(BLOCK)[:m]]
-        cents = []
-        for k, z in zip(picks, steps):
-            price = walk[k] + z * sigma[k]
-            if price < FLOOR:
-                price = FLOOR
-            walk[k] = price
-            cents.append(round(price * 100.0))
-        yield [
-            {
-                "symbol": symbol, "ts": t, "price": c / 100, "size": size,
-                "bid": (c - half) / 100, "ask": (c + half) / 100, "bid_size": bid, "ask_size": ask,
-            }
-            for symbol, t, c, size, half, bid, ask in zip(
-                map(names.__getitem__, picks), range(ts, ts + m * step_ns, step_ns),
-                cents, sizes, halves, bid_sizes, ask_sizes,
-            )
-        ]  # fmt: skip
-        ts += m * step_ns
-        left -= m
+    return SyntheticStream(symbols, seed, count, start_ts, step_ns).blocks()
+
+
+BlockStart = tuple[tuple, tuple[float, ...]]
+"""What a block is drawn from: the random generator's state (``getstate()``) and every walk."""
+
+
+class SyntheticStream:
+    """The blocks of :func:`synthetic_ticks`, from the first or from any later block.
+
+    With ``noting`` set, :meth:`blocks` keeps in :attr:`starts` what each block it draws starts
+    from; the caller forgets those it no longer needs (:meth:`forget_before`).
+    """
+
+    def __init__(
+        self,
+        symbols: tuple[str, ...],
+        seed: int = 0,
+        count: int | None = None,
+        start_ts: int = DEFAULT_START_TS,
+        step_ns: int = DEFAULT_STEP_NS,
+    ) -> None:
+        if not symbols:
+            raise ValueError("synthetic_ticks needs at least one symbol")
+        if step_ns <= 0:
+            raise ValueError(f"step_ns must be > 0, got {step_ns}")
+        self.symbols = tuple(symbols)
+        self.seed = seed
+        self.total = ticks_before_end(start_ts, step_ns) if count is None else count
+        self.start_ts = start_ts
+        self.step_ns = step_ns
+        self.noting = False
+        self.starts: dict[int, BlockStart] = {}  # block number -> what it was drawn from
+
+    def forget_before(self, block: int) -> None:
+        """Forget what the blocks before ``block`` started from."""
+        for old in [number for number in self.starts if number < block]:
+            del self.starts[old]
+
+    def blocks(self, first: int = 0, start: BlockStart | None = None) -> Iterator[list[dict]]:
+        """The blocks from block number ``first`` on; ``start`` is what it starts from (as noted in
+        :attr:`starts` by an earlier stream), needed unless ``first`` is 0."""
+        rng = random.Random(self.seed)
+        names = self.symbols
+        base = [round(rng.uniform(20.0, 500.0), 2) for _ in names]
+        walk = list(base)
+        sigma = [price * VOLATILITY for price in base]
+        if start is not None:
+            version, internal, gauss = start[0]
+            rng.setstate((version, tuple(internal), gauss))  # a tuple again, whatever carried it
+            walk = list(start[1])
+        n_symbols = len(names)
+        step_ns = self.step_ns
+        left = self.total - first * BLOCK
+        ts = self.start_ts + first * BLOCK * step_ns
+        number = first
+        while left > 0:
+            if self.noting:
+                self.starts[number] = (rng.getstate(), tuple(walk))
+            m = min(BLOCK, left)
+            picks = [v * n_symbols >> 32 for v in _unsigned(rng.randbytes(4 * BLOCK), "I")[:m]]
+            steps = [NORMAL[v >> 4] for v in _unsigned(rng.randbytes(2 * BLOCK), "H")[:m]]
+            sizes = [_SIZES[v] for v in _unsigned(rng.randbytes(2 * BLOCK), "H")[:m]]
+            halves = [_HALF_SPREADS[b] for b in rng.randbytes(BLOCK)[:m]]
+            bid_sizes = [_BOOK_SIZES[b] for b in rng.randbytes(BLOCK)[:m]]
+            ask_sizes = [_BOOK_SIZES[b] for b in rng.randbytes(BLOCK)[:m]]
+            cents = []
+            for k, z in zip(picks, steps):
+                price = walk[k] + z * sigma[k]
+                if price < FLOOR:
+                    price = FLOOR
+                walk[k] = price
+                cents.append(round(price * 100.0))
+            yield [
+                {
+                    "symbol": symbol, "ts": t, "price": c / 100, "size": size,
+                    "bid": (c - half) / 100, "ask": (c + half) / 100, "bid_size": bid, "ask_size": ask,
+                }
+                for symbol, t, c, size, half, bid, ask in zip(
+                    map(names.__getitem__, picks), range(ts, ts + m * step_ns, step_ns),
+                    cents, sizes, halves, bid_sizes, ask_sizes,
+                )
+            ]  # fmt: skip
+            ts += m * step_ns
+            left -= m
+            number += 1
+
+
+def _after(blocks: Iterator[list[dict]], skip: int) -> Iterator[list[dict]]:
+    """The ticks of ``blocks`` but the first ``skip``."""
+    for block in blocks:
+        if skip:
+            if len(block) <= skip:
+                skip -= len(block)
+                continue
+            block, skip = block[skip:], 0
+        yield block
 
 
 def _unsigned(data: bytes, code: str) -> array:
@@ -158,16 +224,62 @@ class SyntheticSource(Source):
         self.batch_size = check_batch_size(batch_size)
         self.step_ns = event_step_ns(rate)
         self._emitted = 0  # ticks handed on so far
+        self._stream = SyntheticStream(self.symbols, seed, count, start_ts, self.step_ns)
+        self._stream.noting = True
+        self._resume_from: tuple[int, BlockStart | None] = (0, None)  # (first block, what it starts from)
 
     async def batches(self) -> AsyncIterator[list[dict]]:
         """Yield the ticks in lists of up to ``batch_size``, paced when ``rate`` > 0."""
-        blocks = synthetic_blocks(self.symbols, self.seed, self.count, self.start_ts, self.step_ns)
+        first, start = self._resume_from
+        blocks = _after(self._stream.blocks(first, start), self._emitted - first * BLOCK)
         batches = rebatched(blocks, self.batch_size)
         async for batch in tick_batches(batches, 1.0 if self.rate > 0 else 0.0, self.batch_size):
             self._emitted += len(batch)
+            self._stream.forget_before((self._emitted - 1) // BLOCK)
             yield batch
 
     def progress(self) -> tuple[int, int] | None:
         """(ticks handed on, ``count``); None for an endless stream."""
         count = self.count
         return None if count is None else (self._emitted, count)
+
+    def _stream_params(self) -> dict:
+        """What the ticks are made from (``count`` aside: a shorter stream is the start of a longer one)."""
+        return {
+            "symbols": self.symbols,
+            "seed": self.seed,
+            "start_ts": self.start_ts,
+            "step_ns": self.step_ns,
+        }
+
+    def position(self) -> dict:
+        """``{"ticks": handed on, "block": number, "random": state, "walk": prices, "stream": params}``
+        just after the last batch: the block is that of the last tick handed on, with the random
+        generator's state and the walks before it was drawn (no block before the first tick)."""
+        position = {"ticks": self._emitted, "stream": self._stream_params()}
+        if self._emitted:
+            block = (self._emitted - 1) // BLOCK
+            state, walk = self._stream.starts[block]
+            position.update(block=block, random=state, walk=walk)
+        return position
+
+    def resume_at(self, position: dict) -> None:
+        """Before :meth:`batches`: go on with the tick after ``position``; a :class:`JobError` when it
+        was taken on a stream of other symbols, seed, start or rate."""
+        saved = position.get("stream") if isinstance(position, dict) else None
+        if saved is None:
+            raise JobError(
+                f"provider {self.node_id!r}: not a position of a synthetic stream: {position!r:.200}"
+            )
+        params = self._stream_params()
+        changed = [f"{name} {saved.get(name)!r} then, {value!r} now"
+                   for name, value in params.items() if saved.get(name) != value]  # fmt: skip
+        if changed:
+            raise JobError(
+                f"provider {self.node_id!r}: the input changed since the checkpoint: {'; '.join(changed)}"
+            )
+        self._emitted = position["ticks"]
+        if self._emitted:
+            start = (position["random"], position["walk"])
+            self._resume_from = (position["block"], start)
+            self._stream.starts[position["block"]] = start  # what position() gives until a batch moves on
