@@ -22,6 +22,7 @@ from .components_cli import components_command
 from .config_args import ConfigOption, ConfigsOption, OptionalConfig, OptionalConfigs, all_configs, one_config
 from .graph_cli import graph_command
 from .jobs_cli import list_command, status_command
+from .state_cli import state_app
 
 if TYPE_CHECKING:
     from .driver import Compiled
@@ -198,12 +199,23 @@ def run(
     no_progress: Annotated[
         bool, typer.Option("--no-progress", help="no progress line, even on a terminal")
     ] = False,
+    checkpoint_dir: Annotated[
+        str | None,
+        typer.Option(help="take checkpoints into DIR/<job> and resume from them (default: run.checkpoint)"),
+    ] = None,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="with checkpoints: remove the job's snapshots and start over")
+    ] = False,
+    allow_state_reset: Annotated[
+        list[str] | None,
+        typer.Option(help="with checkpoints: this node starts empty when its saved state does not fit"),
+    ] = None,
 ) -> None:
     """Compile (cached by config content and mdp version) and run the job, then print a summary.
 
     Each setting: its flag, else MDP_UNIFIED_<SETTING>, else the config file, else its default.
     """
-    from runtime_lib.job import options_with_defaults
+    from runtime_lib.job import checkpoint_options, options_with_defaults
     from runtime_lib.job import run as run_job
     from runtime_lib.log_format import configure_logging
 
@@ -237,6 +249,10 @@ def run(
         str(settings.config),
         module.CONFIG_SHA256,
     )
+    options.checkpoint = checkpoint_options(
+        getattr(module, "RUN_DEFAULTS", None), checkpoint_dir, fresh, allow_state_reset or ()
+    )
+
     raise typer.Exit(
         run_job(module.build, module.JOB_NAME, options, progress=not no_progress, log_format=log_format)
     )
@@ -246,6 +262,7 @@ app.command("components")(components_command)
 app.command("graph")(graph_command)
 app.command("list")(list_command)
 app.command("status")(status_command)
+app.add_typer(state_app, name="state")
 
 
 def main() -> None:

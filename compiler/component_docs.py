@@ -69,7 +69,7 @@ def _constraints(schema: dict) -> dict[str, Any]:
     return found
 
 
-def _shown_default(prop: dict, default: Any, defs: dict) -> Any:
+def shown_value(prop: dict, default: Any, defs: dict) -> Any:
     """``default`` as a config would write it: durations with a unit, in nested params too."""
     if _is_duration(prop) and isinstance(default, int) and not isinstance(default, bool):
         return format_duration(default)
@@ -80,7 +80,7 @@ def _shown_default(prop: dict, default: Any, defs: dict) -> Any:
     ]
     if isinstance(default, dict) and refs:
         nested = defs.get(refs[0].rsplit("/", 1)[-1], {}).get("properties", {})
-        return {key: _shown_default(nested.get(key, {}), value, defs) for key, value in default.items()}
+        return {key: shown_value(nested.get(key, {}), value, defs) for key, value in default.items()}
     return default
 
 
@@ -92,7 +92,7 @@ def params_of(component: Component) -> list[dict]:
     for name, prop in schema.get("properties", {}).items():
         row = {"name": name, "type": type_text(prop), "required": name in required}
         if "default" in prop:
-            row["default"] = _shown_default(prop, prop["default"], schema.get("$defs", {}))
+            row["default"] = shown_value(prop, prop["default"], schema.get("$defs", {}))
         row["description"] = prop.get("description", "")
         row["constraints"] = _constraints(prop)
         rows.append(row)

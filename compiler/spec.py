@@ -31,6 +31,22 @@ class DagSpec(Strict):
     edges: list[tuple[str, str]] = Field(default_factory=list)
 
 
+class CheckpointSpec(Strict):
+    """``run.checkpoint``: take a snapshot of the job's state every ``every``, into ``dir``."""
+
+    every: Duration = Field(10_000_000_000, description="time between checkpoints (default 10s)")
+    dir: str | None = Field(
+        None, min_length=1, description="folder of the snapshots (default: <state dir>/checkpoints)"
+    )
+
+    @field_validator("every")
+    @classmethod
+    def _at_least_a_millisecond(cls, value: int) -> int:
+        if value < 1_000_000:
+            raise ValueError("checkpoint every must be at least 1ms")
+        return value
+
+
 class RunSpec(Strict):
     """Defaults for running the compiled job; command-line options and ``MDP_UNIFIED_*`` win over them."""
 
@@ -42,6 +58,12 @@ class RunSpec(Strict):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = Field(None, description="default INFO")
     labels: dict[str, str] = Field(default_factory=dict, description="constant labels on every metric")
+    checkpoint: CheckpointSpec | None = Field(None, description="periodic snapshots of the job's state")
+    on_stop: Literal["savepoint", "flush"] | None = Field(
+        None,
+        description="with checkpoints, what SIGTERM/SIGINT do with open windows: keep them in a last "
+        "snapshot (savepoint, the default) or emit them (flush)",
+    )
 
     @field_validator("duration")
     @classmethod

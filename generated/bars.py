@@ -10,6 +10,11 @@ Test it:  run_local({source id: [records]}) returns {sink id: [records]}.
 #   'liquid' (operator.filter) -> 'bars_1m'
 #   'bars_1m' (operator.resample_ohlc) -> 'store'
 #   'store' (sink.store)
+#
+# State (what a checkpoint saves, with run.checkpoint or --checkpoint-dir):
+#   'ticks' (provider.replay): its position in the input
+#   'bars_1m' (operator.resample_ohlc): its open windows and per-key watermarks
+#   'store' (sink.store): commits its rows with each checkpoint's id (exactly once)
 
 from operator import itemgetter
 
@@ -36,6 +41,11 @@ def build(ctx):
         speed=0.0,
         batch_size=1024,
     )
+    ctx.saved_state(
+        "ticks",
+        "configs/dag/bars.yaml:6",
+        {"path": "configs/data/sample_ticks.csv.gz", "symbols": None, "ts_range": None},
+    )
     # configs/dag/bars.yaml:9 node 'liquid' (operator.filter)
     stats_liquid = ctx.stats("liquid", "operator.filter")
     fail_liquid = ctx.failures(("liquid",))
@@ -52,6 +62,23 @@ def build(ctx):
         idle_timeout_ns=None,
         max_jump_ns=86_400_000_000_000,
         fill="none",
+    )
+    ctx.saved_state(
+        "bars_1m",
+        "configs/dag/bars.yaml:12",
+        {
+            "allowed_lateness": "0s",
+            "fill": "none",
+            "get_price": None,
+            "get_symbol": None,
+            "get_time": None,
+            "idle_timeout": None,
+            "input": None,
+            "key": "symbol",
+            "max_jump": "1d",
+            "offset": "0s",
+            "window": "1m",
+        },
     )
     # configs/dag/bars.yaml:15 node 'store' (sink.store)
     to_store = ctx.sink(

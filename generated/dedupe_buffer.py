@@ -11,6 +11,12 @@ Test it:  run_local({source id: [records]}) returns {sink id: [records]}.
 #   'capped' (operator.throttle) -> 'batches'
 #   'batches' (operator.buffer) -> 'out'
 #   'out' (sink.jsonl)
+#
+# State (what a checkpoint saves, with run.checkpoint or --checkpoint-dir):
+#   'ticks' (provider.synthetic): its position in the input
+#   'price_changes' (operator.deduplicate): the references of the records it emitted, and its event-time horizon
+#   'capped' (operator.throttle): the records it holds back, in order, and its token buckets
+#   'batches' (operator.buffer): the records it holds
 
 from runtime_lib.job import main, run_local_job
 from runtime_lib.operators.buffer import Buffer
@@ -38,6 +44,11 @@ def build(ctx):
         rate=2000.0,
         batch_size=1024,
     )
+    ctx.saved_state(
+        "ticks",
+        "configs/dag/dedupe_buffer.yaml:8",
+        {"count": 20000, "rate": 2000.0, "seed": 7, "symbols": ["AAPL", "MSFT", "SPY"]},
+    )
     # configs/dag/dedupe_buffer.yaml:11 node 'price_changes' (operator.deduplicate)
     node_price_changes = ctx.operator(
         "price_changes",
@@ -45,6 +56,9 @@ def build(ctx):
         Deduplicate,
         key=lambda r: (r["symbol"], r["price"]),
         ttl_ns=1_000_000_000,
+    )
+    ctx.saved_state(
+        "price_changes", "configs/dag/dedupe_buffer.yaml:11", {"key": "(symbol, price)", "ttl": "1s"}
     )
     # configs/dag/dedupe_buffer.yaml:14 node 'capped' (operator.throttle)
     node_capped = ctx.operator(
@@ -57,8 +71,14 @@ def build(ctx):
         on_excess="delay",
         max_pending=10000,
     )
+    ctx.saved_state(
+        "capped",
+        "configs/dag/dedupe_buffer.yaml:14",
+        {"burst": 250, "key": None, "on_excess": "delay", "rate": 250.0},
+    )
     # configs/dag/dedupe_buffer.yaml:17 node 'batches' (operator.buffer)
     node_batches = ctx.operator("batches", "operator.buffer", Buffer, max_items=100, max_wait_ns=250_000_000)
+    ctx.saved_state("batches", "configs/dag/dedupe_buffer.yaml:17", {"max_items": 100})
     # configs/dag/dedupe_buffer.yaml:20 node 'out' (sink.jsonl)
     to_out = ctx.sink("out", "sink.jsonl", JsonlSink, path="mdp-data/dedupe_buffer.jsonl")
 

@@ -9,6 +9,11 @@ Test it:  run_local({source id: [records]}) returns {sink id: [records]}.
 #   'ticks' (provider.synthetic) -> 'bars'
 #   'bars' (operator.resample_ohlc) -> 'store'
 #   'store' (sink.store)
+#
+# State (what a checkpoint saves, with run.checkpoint or --checkpoint-dir):
+#   'ticks' (provider.synthetic): its position in the input
+#   'bars' (operator.resample_ohlc): its open windows and per-key watermarks
+#   'store' (sink.store): commits its rows with each checkpoint's id (exactly once)
 
 from operator import itemgetter
 
@@ -38,6 +43,11 @@ def build(ctx):
         rate=50.0,
         batch_size=500,
     )
+    ctx.saved_state(
+        "ticks",
+        "configs/classic/demo.yaml:9",
+        {"count": None, "rate": 50.0, "seed": 0, "symbols": ["AAPL", "MSFT"]},
+    )
     # configs/classic/demo.yaml:12 node 'bars' (operator.resample_ohlc)
     node_bars = ctx.operator(
         "bars",
@@ -51,6 +61,23 @@ def build(ctx):
         idle_timeout_ns=None,
         max_jump_ns=86_400_000_000_000,
         fill="none",
+    )
+    ctx.saved_state(
+        "bars",
+        "configs/classic/demo.yaml:12",
+        {
+            "allowed_lateness": "0s",
+            "fill": "none",
+            "get_price": None,
+            "get_symbol": None,
+            "get_time": None,
+            "idle_timeout": None,
+            "input": None,
+            "key": "symbol",
+            "max_jump": "1d",
+            "offset": "0s",
+            "window": "1s",
+        },
     )
     # configs/classic/demo.yaml:13 node 'store' (sink.store)
     to_store = ctx.sink(

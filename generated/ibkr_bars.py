@@ -10,6 +10,12 @@ Test it:  run_local({source id: [records]}) returns {sink id: [records]}.
 #   'unique' (operator.deduplicate) -> 'bars_1m'
 #   'bars_1m' (operator.resample_ohlc) -> 'store'
 #   'store' (sink.store)
+#
+# State (what a checkpoint saves, with run.checkpoint or --checkpoint-dir):
+#   'quotes' (provider.ibkr.stream): its position in the input
+#   'unique' (operator.deduplicate): the references of the records it emitted, and its event-time horizon
+#   'bars_1m' (operator.resample_ohlc): its open windows and per-key watermarks
+#   'store' (sink.store): commits its rows with each checkpoint's id (exactly once)
 
 from operator import itemgetter
 
@@ -48,6 +54,55 @@ def build(ctx):
         reconnect={"initial_delay": 1.0, "max_delay": 30.0, "max_attempts": 10},
         batch_size=1024,
     )
+    ctx.saved_state(
+        "quotes",
+        "configs/dag/ibkr_bars.yaml:9",
+        {
+            "client_id": 17,
+            "connect_timeout": 5.0,
+            "host": "127.0.0.1",
+            "market_data_type": "live",
+            "port": 4002,
+            "readonly": True,
+            "reconnect": {"initial_delay": 1.0, "max_delay": 30.0, "max_attempts": 10},
+            "stream": "quotes",
+            "symbols": [
+                {
+                    "symbol": "AAPL",
+                    "sec_type": "STK",
+                    "exchange": None,
+                    "currency": None,
+                    "primary_exchange": None,
+                    "expiry": None,
+                },
+                {
+                    "symbol": "MSFT",
+                    "sec_type": "STK",
+                    "exchange": None,
+                    "currency": None,
+                    "primary_exchange": None,
+                    "expiry": None,
+                },
+                {
+                    "symbol": "IBM",
+                    "sec_type": "STK",
+                    "exchange": None,
+                    "currency": None,
+                    "primary_exchange": None,
+                    "expiry": None,
+                },
+                {
+                    "symbol": "EURUSD",
+                    "sec_type": "CASH",
+                    "exchange": None,
+                    "currency": None,
+                    "primary_exchange": None,
+                    "expiry": None,
+                },
+            ],
+            "tick_by_tick_type": "AllLast",
+        },
+    )
     # configs/dag/ibkr_bars.yaml:19 node 'unique' (operator.deduplicate)
     node_unique = ctx.operator(
         "unique",
@@ -63,6 +118,11 @@ def build(ctx):
         ),
         ttl_ns=1_000_000_000,
     )
+    ctx.saved_state(
+        "unique",
+        "configs/dag/ibkr_bars.yaml:19",
+        {"key": "(symbol, ts, bid, ask, bid_size, ask_size)", "ttl": "1s"},
+    )
     # configs/dag/ibkr_bars.yaml:22 node 'bars_1m' (operator.resample_ohlc)
     node_bars_1m = ctx.operator(
         "bars_1m",
@@ -76,6 +136,23 @@ def build(ctx):
         idle_timeout_ns=5_000_000_000,
         max_jump_ns=86_400_000_000_000,
         fill="none",
+    )
+    ctx.saved_state(
+        "bars_1m",
+        "configs/dag/ibkr_bars.yaml:22",
+        {
+            "allowed_lateness": "0s",
+            "fill": "none",
+            "get_price": None,
+            "get_symbol": None,
+            "get_time": None,
+            "idle_timeout": "5s",
+            "input": None,
+            "key": "symbol",
+            "max_jump": "1d",
+            "offset": "0s",
+            "window": "1m",
+        },
     )
     # configs/dag/ibkr_bars.yaml:25 node 'store' (sink.store)
     to_store = ctx.sink(

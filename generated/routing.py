@@ -12,6 +12,11 @@ Test it:  run_local({source id: [records]}) returns {sink id: [records]}.
 #   'stocks' (operator.resample_ohlc) -> 'late_ticks' (late), 'store'
 #   'late_ticks' (sink.jsonl)
 #   'store' (sink.store)
+#
+# State (what a checkpoint saves, with run.checkpoint or --checkpoint-dir):
+#   'ticks' (provider.replay): its position in the input
+#   'stocks' (operator.resample_ohlc): its open windows and per-key watermarks
+#   'store' (sink.store): commits its rows with each checkpoint's id (exactly once)
 
 from operator import itemgetter
 
@@ -40,6 +45,11 @@ def build(ctx):
         speed=0.0,
         batch_size=1024,
     )
+    ctx.saved_state(
+        "ticks",
+        "configs/dag/routing.yaml:7",
+        {"path": "configs/data/sample_ticks.csv.gz", "symbols": None, "ts_range": None},
+    )
     # configs/dag/routing.yaml:10 node 'enrich' (operator.map)
     stats_enrich = ctx.stats("enrich", "operator.map")
     # configs/dag/routing.yaml:13 node 'sane' (operator.filter)
@@ -65,6 +75,23 @@ def build(ctx):
         max_jump_ns=86_400_000_000_000,
         fill="none",
         collect_late=True,
+    )
+    ctx.saved_state(
+        "stocks",
+        "configs/dag/routing.yaml:28",
+        {
+            "allowed_lateness": "1s",
+            "fill": "none",
+            "get_price": None,
+            "get_symbol": None,
+            "get_time": None,
+            "idle_timeout": None,
+            "input": None,
+            "key": "symbol",
+            "max_jump": "1d",
+            "offset": "0s",
+            "window": "5m",
+        },
     )
     # configs/dag/routing.yaml:31 node 'late_ticks' (sink.jsonl)
     to_late_ticks = ctx.sink("late_ticks", "sink.jsonl", JsonlSink, path="mdp-data/late_ticks.jsonl")

@@ -9,6 +9,10 @@ Test it:  run_local({source id: [records]}) returns {sink id: [records]}.
 #   'ticks' (provider.replay) -> 'stats_1m'
 #   'stats_1m' (operator.window) -> 'out'
 #   'out' (sink.jsonl)
+#
+# State (what a checkpoint saves, with run.checkpoint or --checkpoint-dir):
+#   'ticks' (provider.replay): its position in the input
+#   'stats_1m' (operator.window): its open windows and per-key watermarks
 
 from operator import itemgetter
 
@@ -35,6 +39,11 @@ def build(ctx):
         speed=0.0,
         batch_size=1024,
     )
+    ctx.saved_state(
+        "ticks",
+        "configs/dag/window_stats.yaml:7",
+        {"path": "configs/data/sample_ticks.csv.gz", "symbols": None, "ts_range": None},
+    )
     # configs/dag/window_stats.yaml:10 node 'stats_1m' (operator.window)
     node_stats_1m = ctx.operator(
         "stats_1m",
@@ -59,6 +68,30 @@ def build(ctx):
         allowed_lateness_ns=2_000_000_000,
         idle_timeout_ns=None,
         max_jump_ns=86_400_000_000_000,
+    )
+    ctx.saved_state(
+        "stats_1m",
+        "configs/dag/window_stats.yaml:10",
+        {
+            "aggs": {
+                "trades": "count()",
+                "volume": "sum(size)",
+                "notional": "sum(price * size)",
+                "low": "min(price)",
+                "high": "max(price)",
+                "mean_price": "mean(price)",
+                "first_price": "first(price)",
+                "last_price": "last(price)",
+                "vwap": "vwap(price, size)",
+                "block_trades": "sum(1 if size >= 1000 else 0)",
+            },
+            "allowed_lateness": "2s",
+            "idle_timeout": None,
+            "key": "symbol",
+            "max_jump": "1d",
+            "offset": "0s",
+            "window": "1m",
+        },
     )
     # configs/dag/window_stats.yaml:27 node 'out' (sink.jsonl)
     to_out = ctx.sink("out", "sink.jsonl", JsonlSink, path="mdp-data/window_stats.jsonl")

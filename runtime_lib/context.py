@@ -24,6 +24,7 @@ class BuildContext:
         self.sources: dict[str, tuple[str, type, dict]] = {}
         self.operators: list[tuple[str, object]] = []
         self.outputs: dict[str, Push] = {}
+        self.state_nodes: dict[str, dict] = {}  # what each node's checkpointed state depends on
 
     def stats(self, node_id: str, node_type: str) -> NodeStats:
         """The counters of a node, created on first use."""
@@ -35,6 +36,11 @@ class BuildContext:
         """Declare a source; it is started (or replaced by given records) when the job runs."""
         self.stats(node_id, node_type)
         self.sources[node_id] = (node_type, cls, params)
+
+    def saved_state(self, node_id: str, at: str, params: dict) -> None:
+        """Declare that a checkpoint saves node ``node_id``'s state (defined at ``at`` in the config),
+        and the params it depends on: a snapshot taken with other values is refused."""
+        self.state_nodes[node_id] = {"type": self.node_stats[node_id].node_type, "at": at, "params": params}
 
     def operator(self, node_id: str, node_type: str, cls: type, **params):
         """Create a stateful operator with its counters; operators are created in topological order."""

@@ -6,7 +6,9 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from .checkpointing import CheckpointOptions
 from .context import BuildContext, run_local_job
+from .job_files import state_dir
 from .job_lifecycle import JobLifecycle
 from .limits import positive_count, positive_seconds
 from .log_format import LOG_FORMATS, configure_logging, lifecycle
@@ -69,6 +71,25 @@ def _parser(job_name: str, description: str, defaults: dict) -> argparse.Argumen
         default="text",
         help="text (default) or json: one object per line",
     )
+    saved = defaults.get("checkpoint")
+    parser.add_argument(
+        "--checkpoint-dir",
+        metavar="DIR",
+        help="take checkpoints into DIR/<job> and resume from them"
+        + (" (default: from the config)" if saved else " (default: none, unless the config asks)"),
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="with checkpoints: remove the job's snapshots and start from the beginning",
+    )
+    parser.add_argument(
+        "--allow-state-reset",
+        action="append",
+        default=[],
+        metavar="NODE",
+        help="with checkpoints: NODE starts empty when its saved state does not fit the config (repeatable)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress line, even on a terminal")
     parser.add_argument(
         "--quiet", action="store_true", help="do not print the summary (nor the progress line)"
@@ -93,6 +114,7 @@ def run(
     period after a stop request, or that gets a second signal, exits the process from
     :mod:`.stopping` instead (status 124, 130 or 143).
     """
+    options.job_name = job_name
     job = JobLifecycle(build, job_name, options)
     failure = None
     try:
@@ -135,7 +157,7 @@ def options_with_defaults(
     """Run options where each one given wins over the module's ``RUN_DEFAULTS`` (set by the config).
 
     >>> options_with_defaults({"duration": 10.0, "labels": {"tenant_id": "demo"}}, max_events=5)
-    RunOptions(duration=10.0, max_events=5, metrics_port=None, labels={'tenant_id': 'demo'}, stop_grace=None, mode='dag', config_path=None, config_sha256=None)
+    RunOptions(duration=10.0, max_events=5, metrics_port=None, labels={'tenant_id': 'demo'}, stop_grace=None, mode='dag', config_path=None, config_sha256=None, job_name='', checkpoint=None)
     >>> options_with_defaults({"duration": 10.0}, duration=2.0).duration
     2.0
     """
@@ -146,6 +168,36 @@ def options_with_defaults(
         metrics_port=metrics_port if metrics_port is not None else defaults.get("metrics_port"),
         labels=dict(defaults.get("labels") or {}) or None,
         stop_grace=stop_grace,
+    )
+
+
+def checkpoint_options(
+    defaults: dict | None,
+    checkpoint_dir: str | None = None,
+    fresh: bool = False,
+    allow_state_reset: list[str] | tuple[str, ...] = (),
+) -> CheckpointOptions | None:
+    """The checkpoints of a run: on when the config's ``run.checkpoint`` or ``checkpoint_dir`` asks.
+
+    The folder is ``checkpoint_dir``, else the config's ``dir``, else ``<state dir>/checkpoints``.
+
+    >>> checkpoint_options({"checkpoint": {"every": 2.0, "dir": "ck"}}, fresh=True)
+    CheckpointOptions(dir='ck', every_s=2.0, fresh=True, allow_state_reset=(), on_stop='savepoint')
+    >>> checkpoint_options({}) is None
+    True
+    """
+    defaults = defaults or {}
+    saved = defaults.get("checkpoint")
+    if saved is None and checkpoint_dir is None:
+        return None
+    saved = saved or {}
+    folder = checkpoint_dir or saved.get("dir") or str(state_dir() / "checkpoints")
+    return CheckpointOptions(
+        dir=folder,
+        every_s=float(saved.get("every", 10.0)),
+        fresh=fresh,
+        allow_state_reset=tuple(allow_state_reset),
+        on_stop=defaults.get("on_stop") or "savepoint",
     )
 
 
@@ -171,4 +223,5 @@ def main(
     )
     if identity is not None:
         options.mode, options.config_path, options.config_sha256 = identity
+    options.checkpoint = checkpoint_options(defaults, args.checkpoint_dir, args.fresh, args.allow_state_reset)
     return run(build, job_name, options, args.quiet, not args.no_progress, args.log_format)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .acks import Acknowledgements
+from .checkpointing import Checkpointer, CheckpointOptions
 from .context import BuildContext, Push
 from .log_format import lifecycle
 from .sink_worker import SinkWorker
@@ -33,6 +34,8 @@ class RunOptions:
     mode: str = "dag"  # the config section the job was compiled from: dag or classic
     config_path: str | None = None  # the config file, as the generated module's header names it
     config_sha256: str | None = None  # the sha256 of the config's text
+    job_name: str = ""
+    checkpoint: CheckpointOptions | None = None  # None: no checkpoints
 
 
 class LiveContext(BuildContext):
@@ -69,12 +72,20 @@ class Run:
         self.flushed = False  # whether the stateful operators have been flushed
         # acknowledges what sources such as a Redis consumer group read, once the sinks wrote it
         self.acks = Acknowledgements(ctx.workers.values(), ctx.operators)
+        self.sources_ended = False  # whether every source reached the end of its input
+        self.checkpoints = (
+            None
+            if options.checkpoint is None
+            else Checkpointer(options.job_name, options.checkpoint, ctx, ctx.state_nodes)
+        )
 
     def _take(self, batch: list[dict]) -> list[dict]:
         limit = self.options.max_events
         if limit is not None and self.events_in + len(batch) >= limit:
             batch = batch[: limit - self.events_in]
             self.stop.set()
+            if self.checkpoints is not None:  # the source's position counts the records cut off
+                self.checkpoints.frozen = True
         self.events_in += len(batch)
         return batch
 
@@ -96,7 +107,8 @@ class Run:
                 if type(newest) is int and (stats.newest_ts is None or newest > stats.newest_ts):
                     stats.newest_ts = newest
                 self._run_code(f"the push of a batch of {len(batch)} records from {source_id!r}", push, batch)
-                self.acks.pushed(source_id, source, len(batch))  # no await since the source yielded it
+                if self.checkpoints is None:  # with checkpoints, what was read is acknowledged with them
+                    self.acks.pushed(source_id, source, len(batch))  # no await since the source yielded it
             for worker in self.ctx.workers.values():
                 await worker.wait_for_room()
             if self.stop.is_set() and not source.live:
@@ -147,14 +159,18 @@ class Run:
         for source_id, (_type, cls, params) in self.ctx.sources.items():
             self.sources[source_id] = cls(source_id, **params)
             self.sources[source_id].stats = self.ctx.node_stats[source_id]
+        if self.checkpoints is not None:
+            await asyncio.to_thread(self.checkpoints.resume)
         writers = [asyncio.create_task(w.run()) for w in self.ctx.workers.values()]
         feeds = [asyncio.create_task(self._feed(i, s)) for i, s in self.sources.items()]
         background = []
         live = any(s.live for s in self.sources.values())
         if live or any(getattr(op, "processing_time", False) for _id, op in self.ctx.operators):
             background.append(asyncio.create_task(self._timers(live)))
-        if any(hasattr(s, "batch_token") for s in self.sources.values()):
+        if self.checkpoints is None and any(hasattr(s, "batch_token") for s in self.sources.values()):
             background.append(asyncio.create_task(self.acks.run()))
+        if self.checkpoints is not None:
+            background.append(asyncio.create_task(self.checkpoints.run_periodically()))
         stopper = asyncio.create_task(self.stop.wait())
         self.ctx.phase = "running"
         try:
@@ -163,7 +179,13 @@ class Run:
             self.ctx.phase = "stopping"
             await self._stop_sources(feeds, background + [stopper])
             try:
-                if self.failure is None and self.ctx.operators:
+                # with checkpoints, the last one: a savepoint keeping the open windows, or the end;
+                # none when a batch was cut short (its position counts what was cut off)
+                saving = self.checkpoints is not None and self.failure is None and not self.checkpoints.frozen
+                keep_windows = (
+                    saving and not self.sources_ended and self.options.checkpoint.on_stop == "savepoint"
+                )
+                if self.failure is None and self.ctx.operators and not keep_windows:
                     self._run_code("the flush of the stateful operators", self.ctx.flush_operators)
                     held = [node_id for node_id, _operator in self.ctx.operators]
                     lifecycle(
@@ -171,6 +193,8 @@ class Run:
                         f"flushed the open windows and held records of {', '.join(map(repr, held))}",
                         operators=held,
                     )
+                if saving:
+                    await self.checkpoints.take("savepoint" if keep_windows else "end")
             except Exception as exc:  # the sinks are still drained and closed below
                 self.failure = exc
             self.flushed = True
@@ -183,8 +207,14 @@ class Run:
                 except Exception as exc:  # reported below unless something failed before
                     results.append(exc)
             # what the sinks wrote is acknowledged now; without the final flush, only what was
-            # written before (see runtime_lib/acks.py for the rule)
+            # written before (see runtime_lib/acks.py for the rule); with checkpoints, what the
+            # committed ones hold
             await self.acks.finish(flushed=self.failure is None)
+            if self.checkpoints is not None:
+                await self.checkpoints.settle()
+            if self.checkpoints is not None and self.sources_ended and self.failure is None:
+                if not any(isinstance(result, BaseException) for result in results):
+                    self.checkpoints.finished()  # the whole input is committed: nothing to resume
             self.ctx.phase = "stopped"
         if self.failure is not None:
             raise self.failure
@@ -245,6 +275,7 @@ class Run:
                 if task.exception() is not None:
                     self.failure = task.exception()
                     self.stop.set()
+        self.sources_ended = not pending and not self.stop.is_set() and self.failure is None
 
 
 def run_live(ctx: LiveContext, options: RunOptions) -> None:

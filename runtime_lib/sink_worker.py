@@ -8,6 +8,7 @@ import time
 from collections import deque
 
 from .call_thread import CallThread
+from .checkpoint_barrier import Barrier
 from .errors import JobError
 from .sinks.base import Sink, describe_error, sink_failure
 from .stats import NodeStats
@@ -31,7 +32,7 @@ class SinkWorker:
         self.stats = stats
         self.max_pending = max_pending
         self.rows_written = 0
-        self._pending: deque[list[dict]] = deque()
+        self._pending: deque[list[dict] | Barrier] = deque()
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
@@ -43,12 +44,33 @@ class SinkWorker:
         self._closing_sink = False
         self.retrying = ""  # the retry of a failed write being waited for, in words ("" when none)
         self._thread = CallThread(f"mdp-sink-{sink.node_id}")
+        self._since_checkpoint: list[list[dict]] | None = None  # batches since the last barrier, if kept
+
+    def keep_for_checkpoints(self) -> None:
+        """From now on keep the batches submitted between two barriers: an exactly-once sink's
+        snapshot holds them (see :mod:`runtime_lib.sinks.checkpoint_commits`)."""
+        self._since_checkpoint = []
+
+    def take_since_checkpoint(self) -> list[list[dict]]:
+        """The batches submitted since the last call (none when they are not kept)."""
+        taken, self._since_checkpoint = self._since_checkpoint, (
+            [] if self._since_checkpoint is not None else None
+        )
+        return taken or []
+
+    def submit_barrier(self, barrier: Barrier) -> None:
+        """Queue a checkpoint's barrier: what was submitted before it is committed with its id
+        once its snapshot is on disk (see :mod:`runtime_lib.checkpointing`)."""
+        self._pending.append(barrier)
+        self._wake.set()
 
     def submit(self, batch: list[dict]) -> None:
         """Queue a batch for writing (called synchronously from pipeline code)."""
         self.stats.events_in += len(batch)
         self._queued += len(batch)
         self._pending.append(batch)
+        if self._since_checkpoint is not None:
+            self._since_checkpoint.append(batch)
         self._wake.set()
         if len(self._pending) >= self.max_pending:
             self._room.clear()
@@ -63,29 +85,48 @@ class SinkWorker:
             await self._wake.wait()
             self._wake.clear()
             while self._pending:
-                batches = list(self._pending)
-                self._pending.clear()
+                batches = []
+                while self._pending and not isinstance(self._pending[0], Barrier):
+                    batches.append(self._pending.popleft())
                 self._room.set()
-                rows = [record for batch in batches for record in batch]
-                self._writing = len(rows)
-                self._queued -= len(rows)
-                try:
-                    written = await self._write_with_retries(rows)
-                finally:
-                    self._writing = 0
-                    self.retrying = ""
-                self.rows_written += written
-                self.stats.events_out += len(rows)
+                if batches:
+                    await self._write(batches)
+                elif self._pending:  # a barrier: what came before it is written
+                    await self._commit(self._pending.popleft())
             if self._closing:
                 return
 
-    async def _write_with_retries(self, rows: list[dict]) -> int:
-        """Write ``rows``, again after a backoff while the sink calls the failure transient."""
+    async def _write(self, batches: list[list[dict]]) -> None:
+        rows = [record for batch in batches for record in batch]
+        self._writing = len(rows)
+        self._queued -= len(rows)
+        try:
+            written = await self._with_retries(f"a write of {len(rows)} rows", self.sink.write, rows)
+        finally:
+            self._writing = 0
+            self.retrying = ""
+        self.rows_written += written
+        self.stats.events_out += len(rows)
+
+    async def _commit(self, barrier: Barrier) -> None:
+        """Commit the checkpoint of ``barrier`` once its snapshot is durable, and say so."""
+        if not await barrier.durable:  # the snapshot could not be written: nothing to commit
+            return
+        try:
+            await self._with_retries(
+                f"the commit of checkpoint {barrier.id}", self.sink.commit_checkpoint, barrier.id
+            )
+        finally:
+            self.retrying = ""
+        barrier.committed(self.sink.node_id)
+
+    async def _with_retries(self, what: str, call, *args):
+        """``call(*args)`` in the sink's thread, again after a backoff while the sink calls the failure transient."""
         policy, attempt = self.sink.retry, 1
         while True:
             self.write_started = time.monotonic()
             try:
-                return await self._thread.call(self.sink.write, rows)
+                return await self._thread.call(call, *args)
             except Exception as exc:
                 if attempt >= policy.max_attempts or not self.sink.is_transient(exc):
                     if attempt > 1:
@@ -95,9 +136,7 @@ class SinkWorker:
                 self.retrying = (
                     f"attempt {attempt + 1}/{policy.max_attempts} in {wait:g} s after {describe_error(exc)}"
                 )
-                log.warning(
-                    "sink %r: a write of %d rows failed; %s", self.sink.node_id, len(rows), self.retrying
-                )
+                log.warning("sink %r: %s failed; %s", self.sink.node_id, what, self.retrying)
             finally:
                 self.write_timings.observe(time.monotonic() - self.write_started)
                 self.write_started = None
@@ -130,7 +169,7 @@ class SinkWorker:
         if self._writing:
             retrying = f", retrying: {self.retrying}" if self.retrying else ""
             parts.append(f"a write of {self._writing} rows in progress{retrying}")
-        pending = tuple(self._pending)
+        pending = tuple(batch for batch in tuple(self._pending) if not isinstance(batch, Barrier))
         if pending:
             parts.append(f"{len(pending)} batches ({sum(map(len, pending))} rows) queued")
         if self._closing_sink:

@@ -20,6 +20,7 @@ from .format import format_module
 from .literals import call, comment_text, py_literal, raw
 from .names import Names
 from .run_defaults import run_defaults
+from .state_nodes import saved_state_call, state_comment
 
 _CORE_IMPORT = "from runtime_lib.job import main, run_local_job"
 # Names the module skeleton and the loops use at module level; runtime classes never take them.
@@ -115,7 +116,11 @@ class _ModuleWriter:
 
     def provider(self, node: Node) -> None:
         cls = self._runtime_class(node)
-        self._construct(node, call("ctx.source", node.id, node.type, raw(cls), **self._kwargs(node)))
+        self._construct(
+            node,
+            call("ctx.source", node.id, node.type, raw(cls), **self._kwargs(node)),
+            saved_state_call(node),
+        )
         self.wiring.append(call("ctx.connect", node.id, raw(self._output_of(node))))
 
     def sink(self, node: Node) -> None:
@@ -129,7 +134,9 @@ class _ModuleWriter:
         cls = self._runtime_class(node)
         var = self.names.take("node", node.id)
         self._construct(
-            node, f"{var} = " + call("ctx.operator", node.id, node.type, raw(cls), **self._kwargs(node))
+            node,
+            f"{var} = " + call("ctx.operator", node.id, node.type, raw(cls), **self._kwargs(node)),
+            saved_state_call(node),
         )
         out_fn = self.names.take("from", node.id)
         template = self.env.get_template("stateful.py.j2")
@@ -202,6 +209,7 @@ class _ModuleWriter:
             functions=self.functions,
             wiring=self.wiring,
             run_defaults=run_defaults(pipeline.run_defaults),
+            state_lines=state_comment(self.plan),
         )
 
 

@@ -24,5 +24,11 @@ def run_defaults(run: RunSpec | None) -> dict:
         "labels": dict(sorted(run.labels.items())) or None,
         "log_level": run.log_level,
         "metrics_port": run.metrics_port,
+        "checkpoint": (
+            None
+            if run.checkpoint is None
+            else {"every": run.checkpoint.every / NS_PER_SECOND, "dir": run.checkpoint.dir}
+        ),
+        "on_stop": run.on_stop,
     }
     return {name: value for name, value in sorted(found.items()) if value is not None}

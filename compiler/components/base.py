@@ -145,6 +145,7 @@ class Component:
     )
     splits: bool = False
     batch_limit: Callable[[Any], int | None] = lambda params: None
+    state_text: str = "its state"  # what a checkpoint saves of a stateful operator, in words
     bind: Callable[[Any, Schema | None, list[Feeder]], tuple[Any, list[Problem]]] = (
         lambda params, upstream, feeders: (params, [])
     )

@@ -237,6 +237,7 @@ COMPONENTS = (
         "event-time OHLC bars per key (from ticks or finer bars), with watermarks and late-tick counting",
         output=lambda params, upstream: BAR,
         runtime="runtime_lib.operators.resample_ohlc:ResampleOHLC",
+        state_text="its open windows and per-key watermarks",
         kwargs=_kwargs,
         expressions=_expressions,
         requires=_requires,

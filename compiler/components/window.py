@@ -228,6 +228,7 @@ COMPONENTS = (
         "tumbling event-time windows per key with count/sum/min/max/mean/first/last/vwap aggregations",
         output=_output,
         runtime="runtime_lib.operators.window:Window",
+        state_text="its open windows and per-key watermarks",
         kwargs=_kwargs,
         expressions=_expressions,
         requires=lambda params: [(("type",), "ts")],

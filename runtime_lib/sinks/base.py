@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from ..errors import JobError
 from ..retry import RetryPolicy
@@ -85,10 +86,29 @@ class Sink:
     """
 
     target = ""
+    exactly_once = False
+    """Whether the sink commits what it wrote together with the checkpoint's id (see
+    :mod:`runtime_lib.checkpointing`); other sinks get again, after a resume, what they were
+    handed since the checkpoint resumed from."""
 
     def __init__(self, node_id: str, retry: RetryPolicy | None = None) -> None:
         self.node_id = node_id
         self.retry = retry or RetryPolicy(max_attempts=1)
+
+    def committed_checkpoint(self, job: str) -> CommittedCheckpoint | None:
+        """What this sink last committed for ``job`` with a checkpoint (exactly-once sinks only)."""
+        return None
+
+    def start_checkpoints(
+        self, job: str, lineage: str, resumed: int | None, pending: list[list[dict]]
+    ) -> None:
+        """From now on keep what ``write`` gets until :meth:`commit_checkpoint` commits it with an
+        id of ``lineage``. ``resumed`` is the checkpoint the job resumes from (None: a fresh start),
+        ``pending`` the batches this sink was handed before it, since the checkpoint before: an
+        exactly-once sink that had not committed ``resumed`` commits them now."""
+
+    def commit_checkpoint(self, checkpoint_id: int) -> None:
+        """Commit everything written since the previous checkpoint together with ``checkpoint_id``."""
 
     def is_transient(self, error: BaseException) -> bool:
         """Whether ``error`` from :meth:`write` may pass if the write is tried again (none, here)."""
@@ -100,3 +120,12 @@ class Sink:
 
     def close(self) -> None:
         """Flush buffered output and release files or connections."""
+
+
+@dataclass(frozen=True)
+class CommittedCheckpoint:
+    """A checkpoint an exactly-once sink committed: its lineage and id, and the sink's own state then."""
+
+    lineage: str
+    id: int
+    state: object

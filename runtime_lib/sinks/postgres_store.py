@@ -37,7 +37,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from ..errors import JobError
-from .store_rows import BARS, POSTGRES_PREFIXES, TICKS, StoreError, StoreSink, too_large
+from .store_rows import BARS, MARKERS, POSTGRES_PREFIXES, TICKS, StoreError, StoreSink, too_large
 
 CONNECT_TIMEOUT_S = 10
 COPY_MIN_ROWS = 20  # the batch size from which COPY beats row inserts (bench/stores.py)
@@ -66,6 +66,15 @@ TABLES: dict[str, tuple[tuple[str, str, bool], ...]] = {
 KEYS = {BARS: ("symbol", "interval", "ts"), TICKS: ("symbol", "ts_ns", "price", "size", "seq")}
 _US = '"ts_us"'
 _TS_FROM_US = f"to_timestamp({_US} / 1000000) + ({_US} % 1000000) * interval '1 microsecond'"
+_MARKER_COLUMNS = (
+    "job text NOT NULL, node text NOT NULL, lineage text NOT NULL, checkpoint bigint NOT NULL, state text, "
+    "PRIMARY KEY (job, node)"
+)
+_MARKER_UPSERT = (
+    f"INSERT INTO {MARKERS} (job, node, lineage, checkpoint, state) VALUES (%s, %s, %s, %s, %s) "
+    "ON CONFLICT (job, node) DO UPDATE SET lineage = EXCLUDED.lineage, checkpoint = EXCLUDED.checkpoint, "
+    "state = EXCLUDED.state"
+)
 _PASSING_STATES = {"40001", "40P01", "55P03", "53300", "57P01", "57P02", "57P03"}
 _REFUSED = re.compile(
     r"authentication failed|no pg_hba\.conf entry|does not exist|no password supplied|"
@@ -214,22 +223,40 @@ class PostgresStore(StoreSink):
         self._move = move_sql(self.table, table_mode, STAGE)
         self._row_insert = row_insert_sql(self.table, table_mode)
 
-    def write(self, batch: list[dict]) -> int:
-        """Write ``batch`` in one transaction and return the number of records written."""
-        rows, counts = self.rows(batch)
+    def _commit(self, rows: list[tuple], marker: tuple | None) -> None:
+        """Write ``rows`` (and the checkpoint ``marker``) in one transaction."""
         staged = staged_rows(self.table_mode, rows)
         connection = self._connection or self._connect()
         try:
             with connection.transaction(), connection.cursor() as cursor:
                 self._load(cursor, staged)
+                if marker is not None:
+                    cursor.execute(_MARKER_UPSERT, marker)
         except psycopg.errors.NumericValueOutOfRange:
             raise StoreError(too_large(self.columns, rows, "PostgreSQL")) from None
         except psycopg.Error as exc:
-            if connection.closed or connection.broken or isinstance(exc, psycopg.OperationalError):
-                self._drop_connection()
+            self._lost(connection, exc)
             raise self._failure(f"writing to table {self.table!r} failed", exc, connecting=False) from None
-        self.stored(counts)
-        return len(batch)
+
+    def _read_marker(self, job: str) -> tuple | None:
+        """This node's checkpoint marker for ``job``, creating the marker table if needed."""
+        connection = self._connection or self._connect()
+        try:
+            with connection.transaction():
+                connection.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"mdp store {MARKERS}"])
+                connection.execute(f"CREATE TABLE IF NOT EXISTS {MARKERS} ({_MARKER_COLUMNS})")
+            return connection.execute(
+                f"SELECT lineage, checkpoint, state FROM {MARKERS} " "WHERE job = %s AND node = %s",
+                [job, self.node_id],
+            ).fetchone()
+        except psycopg.Error as exc:
+            self._lost(connection, exc)
+            raise self._failure("reading the checkpoints", exc, connecting=False) from None
+
+    def _lost(self, connection: psycopg.Connection, exc: psycopg.Error) -> None:
+        """Forget a connection that ``exc`` broke, so the next write connects again."""
+        if connection.closed or connection.broken or isinstance(exc, psycopg.OperationalError):
+            self._drop_connection()
 
     def _load(self, cursor: psycopg.Cursor, staged: list[tuple]) -> None:
         """Write ``staged`` inside the transaction: copied into the staging table and moved into

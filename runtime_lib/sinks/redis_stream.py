@@ -10,10 +10,13 @@ downstream keys on.
 
 from __future__ import annotations
 
+import json
+
 from ..errors import JobError
 from ..redis_codec import RecordEncodingError, encode_record
 from ..retry import RetryPolicy
-from .base import Sink, non_record, redact_url
+from .base import non_record, redact_url
+from .checkpoint_commits import CommitsWithCheckpoints
 
 CONNECT_TIMEOUT_S = 5.0
 COMMAND_TIMEOUT_S = 10.0
@@ -72,12 +75,16 @@ def stream_target(url: str, stream: str) -> str:
     return f"{redact_url(url)} stream {stream}"
 
 
-class RedisStreamSink(Sink):
+class RedisStreamSink(CommitsWithCheckpoints):
     """Append each record to ``stream`` as one entry (see :mod:`runtime_lib.redis_codec`).
 
     ``maxlen`` trims the stream to about that many entries as it writes (``XADD MAXLEN ~``: Redis
     trims whole internal nodes, so a few more may stay). The connection opens on the first write;
     after a failure it is dropped and opened again by the next write.
+
+    With checkpoints on, the entries of each checkpoint are added in one ``MULTI``/``EXEC``
+    transaction together with the checkpoint's marker, kept in the key ``<stream>:mdp-checkpoint:
+    <job>:<node>`` (see :mod:`.checkpoint_commits`): a resumed job adds none of them twice.
     """
 
     def __init__(
@@ -116,7 +123,7 @@ class RedisStreamSink(Sink):
         return self._client
 
     def write(self, batch: list[dict]) -> int:
-        """Send the batch as one pipeline of XADDs and return the number of entries added."""
+        """Send the batch as one pipeline of XADDs (or keep it for the next checkpoint); return its size."""
         refused = non_record(batch)
         if refused:
             raise JobError(refused)
@@ -126,15 +133,40 @@ class RedisStreamSink(Sink):
                 entries.append(encode_record(record))
             except RecordEncodingError as exc:
                 raise JobError(f"record {number} of the batch: {exc}; record: {record!r:.200}") from None
-        pipeline = self._connection().pipeline(transaction=False)
+        self._stage_or_commit(entries)
+        return len(entries)
+
+    def _commit(self, entries: list[dict], marker: tuple | None) -> None:
+        """XADD ``entries``; with a checkpoint ``marker``, in one transaction that also sets it."""
+        pipeline = self._connection().pipeline(transaction=marker is not None)
         for fields in entries:
             pipeline.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True)
+        if marker is not None:
+            job, node, *values = marker
+            pipeline.set(self._marker_key(job), json.dumps(values))
         try:
             pipeline.execute()
         except Exception:
             self._drop_connection()
             raise
-        return len(entries)
+
+    def _read_marker(self, job: str) -> tuple | None:
+        """The checkpoint marker of this node for ``job``, from its key (None when missing)."""
+        try:
+            text = self._connection().get(self._marker_key(job))
+        except Exception:
+            self._drop_connection()
+            raise
+        if text is None:
+            return None
+        try:
+            lineage, checkpoint, state = json.loads(text)
+            return str(lineage), int(checkpoint), str(state)
+        except (ValueError, TypeError):
+            raise JobError(f"the key {self._marker_key(job)!r} does not hold a checkpoint marker") from None
+
+    def _marker_key(self, job: str) -> str:
+        return f"{self.stream}:mdp-checkpoint:{job}:{self.node_id}"
 
     def _drop_connection(self) -> None:
         """Forget the client (and its sockets), so that the next write connects afresh."""

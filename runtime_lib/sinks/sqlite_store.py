@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import JobError
 from .base import redact_url
-from .store_rows import BARS, SQLITE_PREFIX, TICKS, StoreError, StoreSink, too_large
+from .store_rows import BARS, MARKERS, SQLITE_PREFIX, TICKS, StoreError, StoreSink, too_large
 
 URL_PREFIX = SQLITE_PREFIX
 _TABLES = {
@@ -26,6 +26,15 @@ _TABLES = {
     TICKS: "symbol TEXT NOT NULL, ts INTEGER NOT NULL, price REAL NOT NULL, size REAL NOT NULL, "
     "seq INTEGER NOT NULL, PRIMARY KEY (symbol, ts, price, size, seq)",
 }
+_MARKER_COLUMNS = (
+    "job TEXT NOT NULL, node TEXT NOT NULL, lineage TEXT NOT NULL, checkpoint INTEGER NOT NULL, state TEXT, "
+    "PRIMARY KEY (job, node)"
+)
+_MARKER_UPSERT = (
+    f"INSERT INTO {MARKERS} (job, node, lineage, checkpoint, state) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (job, node) DO UPDATE SET lineage = excluded.lineage, checkpoint = excluded.checkpoint, "
+    "state = excluded.state"
+)
 _PASSING = ("database is locked", "database table is locked", "database is busy")
 
 
@@ -101,20 +110,33 @@ class SqliteStore(StoreSink):
             )
         return connection
 
-    def write(self, batch: list[dict]) -> int:
-        """Write ``batch`` in one transaction and return the number of records written."""
-        rows, counts = self.rows(batch)
+    def _commit(self, rows: list[tuple], marker: tuple | None) -> None:
+        """Write ``rows`` (and the checkpoint ``marker``) in one transaction."""
         if self._connection is None:
             self._connection = self._connect()
         try:
             with self._connection:
                 self._connection.executemany(self._insert, rows)
+                if marker is not None:
+                    self._connection.execute(_MARKER_UPSERT, marker)
         except sqlite3.Error as exc:
             raise _failure(f"writing to table {self.table!r} of {self.path} failed", exc) from None
         except OverflowError:
             raise StoreError(too_large(self.columns, rows, "SQLite")) from None
-        self.stored(counts)
-        return len(batch)
+
+    def _read_marker(self, job: str) -> tuple | None:
+        """This node's checkpoint marker for ``job``, creating the marker table if needed."""
+        if self._connection is None:
+            self._connection = self._connect()
+        try:
+            with self._connection:
+                self._connection.execute(f"CREATE TABLE IF NOT EXISTS {MARKERS} ({_MARKER_COLUMNS})")
+            return self._connection.execute(
+                f"SELECT lineage, checkpoint, state FROM {MARKERS} " "WHERE job = ? AND node = ?",
+                (job, self.node_id),
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise _failure(f"reading the checkpoints of {self.path}", exc) from None
 
     def close(self) -> None:
         """Commit and close the connection (a store that never wrote has nothing to close)."""

@@ -14,12 +14,14 @@ job: the rule holds for a job that replays its input from the start.
 
 from __future__ import annotations
 
+import json
 import re
 from operator import itemgetter
 
 from ..errors import JobError
 from ..retry import RetryPolicy
-from .base import Sink, non_record, redact_url
+from .base import non_record, redact_url
+from .checkpoint_commits import CommitsWithCheckpoints
 
 BARS, TICKS = "bars", "ticks"
 TABLE_MODES = (BARS, TICKS)
@@ -32,6 +34,9 @@ POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 _BAR_FIELDS = itemgetter(*BAR_COLUMNS[:-1])  # every column but vwap, which may be absent
 _TICK_FIELDS = itemgetter("symbol", "ts", "price", "size")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MARKERS = "mdp_checkpoints"
+"""The table where a store commits, with the rows of each checkpoint, the checkpoint's id: one row
+per (job, node): lineage, checkpoint, state."""
 
 
 class StoreError(JobError):
@@ -105,6 +110,28 @@ class TickSequence:
         """Keep the counts of rows that are now stored."""
         self._latest.update(counts)
 
+    def state_text(self) -> str:
+        """The counts as JSON text (floats exact), for a checkpoint marker.
+
+        >>> sequence = TickSequence()
+        >>> sequence.commit(sequence.rows([{"symbol": "A", "ts": 5, "price": 0.1, "size": 10}])[1])
+        >>> sequence.state_text()
+        '{"A": [5, [[0.1, 10, 1]]]}'
+        """
+        return json.dumps(
+            {
+                symbol: [ts, [[*pair, n] for pair, n in seen.items()]]
+                for symbol, (ts, seen) in self._latest.items()
+            }
+        )
+
+    def restore(self, text: str) -> None:
+        """Take back the counts :meth:`state_text` gave."""
+        self._latest = {
+            symbol: (ts, {(price, size): n for price, size, n in seen})
+            for symbol, (ts, seen) in json.loads(text).items()
+        }
+
 
 def too_large(columns: tuple[str, ...], rows: list[tuple], database: str) -> str:
     """Which value of ``rows`` (bars or ticks, by ``columns``) ``database`` cannot store as a 64-bit integer.
@@ -121,10 +148,16 @@ def too_large(columns: tuple[str, ...], rows: list[tuple], database: str) -> str
     return f"a value is too large for {database} (a 64-bit integer)"
 
 
-class StoreSink(Sink):
+class StoreSink(CommitsWithCheckpoints):
     """The part of a store that does not depend on the database: its url, its table (by default
     named after the mode), its mode, the rows it makes of a batch, and which of its failures may
-    pass when tried again."""
+    pass when tried again.
+
+    With checkpoints on, rows are kept from one checkpoint to the next and committed in one
+    transaction with the checkpoint's marker in :data:`MARKERS` (see
+    :mod:`.checkpoint_commits`), so the table always holds exactly the rows of a checkpoint the
+    job can resume from.
+    """
 
     def __init__(
         self,
@@ -148,6 +181,20 @@ class StoreSink(Sink):
         self.columns = BAR_COLUMNS if table_mode == BARS else TICK_COLUMNS
         self.key = BAR_KEY if table_mode == BARS else TICK_KEY
         self._sequence = TickSequence()
+
+    def write(self, batch: list[dict]) -> int:
+        """Write ``batch`` in one transaction (or keep it for the next checkpoint); return its size."""
+        rows, counts = self.rows(batch)
+        self._stage_or_commit(rows)
+        self.stored(counts)
+        return len(batch)
+
+    def _state_text(self) -> str:
+        """The tick counts (see :class:`TickSequence`), kept in the marker."""
+        return self._sequence.state_text()
+
+    def _restore_state(self, text: str) -> None:
+        self._sequence.restore(text)
 
     def rows(self, batch: list[dict]) -> tuple[list[tuple], dict]:
         """The rows to write for ``batch``, and what :meth:`stored` then keeps (tick counts)."""

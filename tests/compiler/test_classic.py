@@ -21,7 +21,7 @@ from compiler.schema import TICK
 from runtime_lib.metrics import NodeCollector
 from runtime_lib.runner import LiveContext
 from runtime_lib.sources.synthetic import synthetic_ticks
-from tests.support.compiled_module import load_compiled
+from tests.support.compiled_module import load_compiled, without_config_locations
 from tests.support.jobs import REPO
 
 CLASSIC = """\
@@ -83,9 +83,12 @@ def disordered_ticks(count: int = 6000, seed: int = 3) -> list[dict]:
 
 
 def comparable(source: str) -> list[str]:
-    """Module lines without comments, docstring title, name, mode, path and hash: what the code does."""
+    """Module lines without comments, docstring title, name, mode, path, hash and config locations:
+    what the code does."""
     skip = ("#", "JOB_NAME =", "JOB_MODE =", "CONFIG_PATH =", "CONFIG_SHA256 =", '"""Job ')
-    return [line for line in source.splitlines() if not line.strip().startswith(skip)]
+    return [
+        line for line in without_config_locations(source).splitlines() if not line.strip().startswith(skip)
+    ]
 
 
 def test_classic_and_hand_written_dag_compile_to_the_same_code():

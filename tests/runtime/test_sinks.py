@@ -108,11 +108,18 @@ def test_jsonl_to_file(tmp_path):
     path.parent.mkdir()
     path.write_text("stale\n")
     sink = JsonlSink("out", path=str(path))
-    assert path.read_text() == ""  # truncated at open
+    assert path.read_text() == "stale\n"  # kept until the job writes (a resumed job cuts it back instead)
     assert sink.write([{"symbol": "A", "price": 1.5, "vwap": None}, {"symbol": "B", "ok": True}]) == 2
     sink.write([{"n": 3}])
     sink.close()
     assert path.read_text() == '{"symbol":"A","price":1.5,"vwap":null}\n{"symbol":"B","ok":true}\n{"n":3}\n'
+
+
+def test_jsonl_that_writes_nothing_leaves_an_empty_file(tmp_path):
+    path = tmp_path / "ticks.jsonl"
+    path.write_text("stale\n")
+    JsonlSink("out", path=str(path)).close()
+    assert path.read_text() == ""
 
 
 def test_jsonl_creates_folders(tmp_path):

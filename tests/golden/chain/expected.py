@@ -9,6 +9,9 @@ Test it:  run_local({source id: [records]}) returns {sink id: [records]}.
 #   'ticks' (provider.synthetic) -> 'enrich'
 #   'enrich' (fused: 'enrich' -> 'big' -> 'project') -> 'out'
 #   'out' (sink.jsonl)
+#
+# State (what a checkpoint saves, with run.checkpoint or --checkpoint-dir):
+#   'ticks' (provider.synthetic): its position in the input
 
 from runtime_lib.job import main, run_local_job
 from runtime_lib.sinks.jsonl import JsonlSink
@@ -32,6 +35,11 @@ def build(ctx):
         count=10000,
         rate=0.0,
         batch_size=1024,
+    )
+    ctx.saved_state(
+        "ticks",
+        "tests/golden/chain/config.yaml:6",
+        {"count": 10000, "rate": 0.0, "seed": 7, "symbols": ["AAPL", "MSFT"]},
     )
     # tests/golden/chain/config.yaml:9 node 'enrich' (operator.map)
     stats_enrich = ctx.stats("enrich", "operator.map")

@@ -13,6 +13,11 @@ Test it:  run_local({source id: [records]}) returns {sink id: [records]}.
 #   'bars_5m' (operator.resample_ohlc) -> 'store'
 #   'store' (sink.store)
 #   'audit' (sink.jsonl)
+#
+# State (what a checkpoint saves, with run.checkpoint or --checkpoint-dir):
+#   'ticks' (provider.replay): its position in the input
+#   'bars_5m' (operator.resample_ohlc): its open windows and per-key watermarks
+#   'store' (sink.store): commits its rows with each checkpoint's id (exactly once)
 
 from operator import itemgetter
 
@@ -40,6 +45,11 @@ def build(ctx):
         speed=0.0,
         batch_size=1024,
     )
+    ctx.saved_state(
+        "ticks",
+        "tests/golden/fanout_union/config.yaml:6",
+        {"path": "configs/data/sample_ticks.csv.gz", "symbols": ["AAPL", "SPY"], "ts_range": None},
+    )
     # tests/golden/fanout_union/config.yaml:9 node 'blocks' (operator.filter)
     stats_blocks = ctx.stats("blocks", "operator.filter")
     fail_blocks = ctx.failures(("blocks",))
@@ -62,6 +72,23 @@ def build(ctx):
         idle_timeout_ns=None,
         max_jump_ns=86_400_000_000_000,
         fill="none",
+    )
+    ctx.saved_state(
+        "bars_5m",
+        "tests/golden/fanout_union/config.yaml:18",
+        {
+            "allowed_lateness": "2s",
+            "fill": "none",
+            "get_price": None,
+            "get_symbol": None,
+            "get_time": None,
+            "idle_timeout": None,
+            "input": None,
+            "key": "symbol",
+            "max_jump": "1d",
+            "offset": "0s",
+            "window": "5m",
+        },
     )
     # tests/golden/fanout_union/config.yaml:21 node 'store' (sink.store)
     to_store = ctx.sink(

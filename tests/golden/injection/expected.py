@@ -9,6 +9,9 @@ Test it:  run_local({source id: [records]}) returns {sink id: [records]}.
 #   'src""" \'\'\'\nimport os #' (provider.synthetic) -> "m\nos.system('x')"
 #   "m\nos.system('x')" (fused: "m\nos.system('x')" -> 'f#') -> 'out\\'
 #   'out\\' (sink.jsonl)
+#
+# State (what a checkpoint saves, with run.checkpoint or --checkpoint-dir):
+#   'src""" \'\'\'\nimport os #' (provider.synthetic): its position in the input
 
 from runtime_lib.job import main, run_local_job
 from runtime_lib.sinks.jsonl import JsonlSink
@@ -32,6 +35,11 @@ def build(ctx):
         count=10,
         rate=0.0,
         batch_size=1024,
+    )
+    ctx.saved_state(
+        "src\"\"\" '''\nimport os #",
+        "tests/golden/injection/config.yaml:5",
+        {"count": 10, "rate": 0.0, "seed": 0, "symbols": ["A'\"", "B\\\n#x", "é€"]},
     )
     # tests/golden/injection/config.yaml:8 node "m\nos.system('x')" (operator.map)
     stats_m_os_system_x = ctx.stats("m\nos.system('x')", "operator.map")

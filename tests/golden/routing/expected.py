@@ -12,6 +12,9 @@ Test it:  run_local({source id: [records]}) returns {sink id: [records]}.
 #   'index' (operator.filter) -> 'index_out'
 #   'index_out' (sink.null)
 #   'other' (sink.null)
+#
+# State (what a checkpoint saves, with run.checkpoint or --checkpoint-dir):
+#   'ticks' (provider.synthetic): its position in the input
 
 from runtime_lib.hashing import stable_hash
 from runtime_lib.job import main, run_local_job
@@ -37,6 +40,11 @@ def build(ctx):
         count=2000,
         rate=0.0,
         batch_size=1024,
+    )
+    ctx.saved_state(
+        "ticks",
+        "tests/golden/routing/config.yaml:6",
+        {"count": 2000, "rate": 0.0, "seed": 0, "symbols": ["AAPL", "MSFT", "SPY", "QQQ"]},
     )
     # tests/golden/routing/config.yaml:9 node 'shard' (operator.hash_partition)
     stats_shard = ctx.stats("shard", "operator.hash_partition")

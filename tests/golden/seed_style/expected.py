@@ -10,6 +10,10 @@ Test it:  run_local({source id: [records]}) returns {sink id: [records]}.
 #   'quoted' (fused: 'quoted' -> 'mid' -> 'shape') -> 'bars'
 #   'bars' (operator.resample_ohlc) -> 'out'
 #   'out' (sink.null)
+#
+# State (what a checkpoint saves, with run.checkpoint or --checkpoint-dir):
+#   'ticks' (provider.synthetic): its position in the input
+#   'bars' (operator.resample_ohlc): its open windows and per-key watermarks
 
 from operator import itemgetter
 import math
@@ -40,6 +44,11 @@ def build(ctx):
         rate=0.0,
         batch_size=1024,
     )
+    ctx.saved_state(
+        "ticks",
+        "tests/golden/seed_style/config.yaml:6",
+        {"count": 5000, "rate": 0.0, "seed": 0, "symbols": ["ES", "NQ"]},
+    )
     # tests/golden/seed_style/config.yaml:9 node 'quoted' (operator.filter)
     stats_quoted = ctx.stats("quoted", "operator.filter")
     # tests/golden/seed_style/config.yaml:12 node 'mid' (operator.map)
@@ -60,6 +69,23 @@ def build(ctx):
         idle_timeout_ns=None,
         max_jump_ns=86_400_000_000_000,
         fill="none",
+    )
+    ctx.saved_state(
+        "bars",
+        "tests/golden/seed_style/config.yaml:18",
+        {
+            "allowed_lateness": "0s",
+            "fill": "none",
+            "get_price": None,
+            "get_symbol": None,
+            "get_time": None,
+            "idle_timeout": None,
+            "input": None,
+            "key": "lambda x: x['symbol']",
+            "max_jump": "1d",
+            "offset": "0s",
+            "window": "1s",
+        },
     )
     # tests/golden/seed_style/config.yaml:21 node 'out' (sink.null)
     to_out = ctx.sink("out", "sink.null", NullSink)
