@@ -149,3 +149,17 @@ def test_state_show_and_clear(tmp_path, replay_job):
         [MDP, "state", "show", "upgraded", "--checkpoint-dir", "ck"], tmp_path, job_env(tmp_path), check=False
     )
     assert missing.returncode == 1 and "has no checkpoint" in missing.stderr
+
+
+def test_a_damaged_snapshot_stops_the_job_with_a_message_and_leaves_the_table_alone(tmp_path, replay_job):
+    [snapshot] = sorted((tmp_path / "ck" / "upgraded").glob("*.snapshot"))[-1:]
+    data = snapshot.read_bytes()
+    snapshot.write_bytes(data[: len(data) - 40])  # a torn write, or a full disk
+    before = bars(tmp_path, "upgraded")
+    refused = run([MDP, "run", "upgraded.yaml", "--no-progress"], tmp_path, job_env(tmp_path), check=False)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+    assert f"checkpoint file ck/upgraded/{snapshot.name} is damaged" in refused.stderr
+    assert "run with --fresh" in refused.stderr
+    assert bars(tmp_path, "upgraded") == before
+    fresh = run([MDP, "run", "upgraded.yaml", "--no-progress", "--fresh"], tmp_path, job_env(tmp_path))
+    assert "resumed" not in fresh.stderr
