@@ -126,11 +126,30 @@ def validate(configs: OptionalConfigs = None, config: ConfigsOption = None) -> N
 
 
 @app.command()
-def explain(config: OptionalConfig = None, config_option: ConfigOption = None) -> None:
+def explain(
+    config: OptionalConfig = None,
+    config_option: ConfigOption = None,
+    engine: Annotated[
+        str, typer.Option(help="streaming, or ray: also say where the plan splits into shards")
+    ] = "streaming",
+    shards: Annotated[int, typer.Option(min=1, max=1024, help="with --engine ray: how many shards")] = 2,
+) -> None:
     """Show the optimised plan: segments, what was fused, and why each boundary remains."""
+    from .diagnostics import DiagnosticError, report
     from .explain import explain as explain_plan
 
-    typer.echo(explain_plan(_plan(one_config(config, config_option))))
+    plan = _plan(one_config(config, config_option))
+    typer.echo(explain_plan(plan))
+    if engine == "ray":
+        from .sharding import explain_shards
+
+        try:
+            typer.echo("\n" + "\n".join(explain_shards(plan, shards)))
+        except DiagnosticError as exc:
+            report(exc.diagnostics)
+            raise typer.Exit(1) from None
+    elif engine != "streaming":
+        raise typer.BadParameter(f"{engine!r} is not streaming or ray", param_hint="--engine")
 
 
 def _checked(check):
@@ -210,6 +229,25 @@ def run(
         list[str] | None,
         typer.Option(help="with checkpoints: this node starts empty when its saved state does not fit"),
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MDP_UNIFIED_ENGINE", help="streaming (one process, the default), or ray (shards over Ray)"
+        ),
+    ] = None,
+    shards: Annotated[
+        int | None,
+        typer.Option(
+            envvar="MDP_UNIFIED_SHARDS",
+            min=1,
+            max=1024,
+            help="with --engine ray: how many shards (default 2)",
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(help="with --engine ray: the Ray cluster to join (default: start a local one)"),
+    ] = None,
 ) -> None:
     """Compile (cached by config content and mdp version) and run the job, then print a summary.
 
@@ -241,6 +279,19 @@ def run(
     report(prepared.compiled.warnings, prepared.texts)
     module, settings = prepared.module, prepared.settings
     configure_logging(settings.log_level, log_format)
+    defaults = getattr(module, "RUN_DEFAULTS", None) or {}
+    engine = engine or defaults.get("engine") or "streaming"
+    shards = shards or defaults.get("shards") or 2
+    if engine not in ("streaming", "ray"):
+        raise typer.BadParameter(f"{engine!r} is not streaming or ray", param_hint="--engine")
+    if engine == "ray":
+        from .ray_run import run_with_ray
+
+        try:
+            raise typer.Exit(run_with_ray(prepared, shards, address))
+        except DiagnosticError as exc:
+            report(exc.diagnostics, prepared.texts)
+            raise typer.Exit(1) from None
     options = options_with_defaults(
         getattr(module, "RUN_DEFAULTS", None), duration, max_events, settings.metrics_port, stop_grace
     )

@@ -59,6 +59,8 @@ class RunSpec(Strict):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = Field(None, description="default INFO")
     labels: dict[str, str] = Field(default_factory=dict, description="constant labels on every metric")
     checkpoint: CheckpointSpec | None = Field(None, description="periodic snapshots of the job's state")
+    engine: Literal["streaming", "ray"] | None = Field(None, description="streaming (default) or ray")
+    shards: int | None = Field(None, ge=1, le=1024, description="with engine ray: how many shards (2)")
     on_stop: Literal["savepoint", "flush"] | None = Field(
         None,
         description="with checkpoints, what SIGTERM/SIGINT do with open windows: keep them in a last "

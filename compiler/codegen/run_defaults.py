@@ -30,5 +30,7 @@ def run_defaults(run: RunSpec | None) -> dict:
             else {"every": run.checkpoint.every / NS_PER_SECOND, "dir": run.checkpoint.dir}
         ),
         "on_stop": run.on_stop,
+        "engine": run.engine,
+        "shards": run.shards,
     }
     return {name: value for name, value in sorted(found.items()) if value is not None}

@@ -1,0 +1,44 @@
+"""``mdp run --engine ray``: split the compiled plan at its exchange and run it on Ray shards."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .job_prep import PreparedRun
+from .sharding import shard_plan
+
+
+def run_with_ray(prepared: PreparedRun, shards: int, address: str | None) -> int:
+    """Run ``prepared`` on ``shards`` shards; print the summary and return the exit status.
+
+    A plan that cannot be sharded raises :class:`DiagnosticError` before anything runs.
+    """
+    from runtime_lib.errors import JobError
+    from runtime_lib.ray_engine import join_shard_files, run_on_ray, summary_context
+    from runtime_lib.summary import format_summary
+
+    plan = prepared.compiled.plan
+    split = shard_plan(plan)  # DiagnosticError: the caller reports it at the config's lines
+    jsonl = [
+        str(node.params.path)
+        for node in plan.pipeline.ordered()
+        if node.type == "sink.jsonl" and node.id in split.per_shard and str(node.params.path) != "-"
+    ]
+    name = plan.pipeline.name
+    try:
+        merged = run_on_ray(
+            Path(prepared.module_path).read_text(encoding="utf-8"),
+            shards,
+            split.exchange,
+            split.per_shard,
+            address,
+        )
+    except JobError as exc:
+        print(f"error: job {name!r}: {exc}", file=sys.stderr)
+        return 1
+    join_shard_files(jsonl, shards)
+    ctx = summary_context(merged)
+    print(format_summary(name, ctx, merged["elapsed_s"], merged["rows"]), file=sys.stderr)
+    print(f"  on {shards} shard(s), split at {split.exchange!r} by {split.key}", file=sys.stderr)
+    return 0

@@ -1,0 +1,149 @@
+"""Where a plan splits into shards: the exchange, and which nodes run once and which per shard.
+
+A job runs on N shards when every record of a key reaches the one shard that owns the key,
+for every stateful operator that keeps per-key state. The exchange is the first stateful
+operator with a key (``resample_ohlc``, ``window``, ``deduplicate``, a ``throttle`` with a key):
+its input is split by ``stable_hash(key) % N``. Nodes downstream of it run per shard, on that
+shard's keys; the others (the sources and what comes before the exchange, and the branches that
+never reach it) run once. Every keyed stateful operator after the exchange must group by the
+exchange's key fields or more, so that a key of its own never spans two shards.
+
+A plan that cannot be split this way is an error at the node that prevents it: no keyed
+stateful operator, an operator whose key uses other fields, a throttle without a key that drops
+records (its rate is for the whole stream), a plugin operator (its state is unknown), or a
+source that never ends (the engine runs bounded inputs: replays and synthetic ticks with a count).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .diagnostics import Diagnostic, DiagnosticError
+from .expressions import parse_expression
+from .ir import Node
+from .plan import Plan
+
+KEYED = {"operator.resample_ohlc", "operator.window", "operator.deduplicate", "operator.throttle"}
+BATCHING = {"operator.buffer"}  # holds records for a while only: the same records per shard
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """The exchange node, its key in words, and the nodes that run on every shard."""
+
+    exchange: str
+    key: str
+    per_shard: frozenset[str]
+
+    def runs_once(self, node_id: str) -> bool:
+        """Whether ``node_id`` runs once (on the first shard) rather than on every shard."""
+        return node_id not in self.per_shard
+
+
+def key_text(node: Node) -> str | None:
+    """The key expression of a keyed stateful node (None for a throttle without a key)."""
+    params = node.params
+    if node.type == "operator.window":
+        return params.key
+    if node.type == "operator.throttle":
+        return params.key
+    return params.key_text()
+
+
+def shard_plan(plan: Plan) -> ShardPlan:
+    """The :class:`ShardPlan` of ``plan``, or a :class:`DiagnosticError` saying why it has none."""
+    pipeline = plan.pipeline
+    problems = [_unbounded(pipeline, n) for n in pipeline.ordered() if n.kind == "provider"]
+    problems = [p for p in problems if p is not None]
+    ordered = [n for n in pipeline.ordered() if n.kind == "operator" and not n.stateless]
+    keyed = [n for n in ordered if n.type in KEYED and key_text(n) is not None]
+    for node in ordered:
+        if node.type in KEYED or node.type in BATCHING:
+            if (
+                node.type == "operator.throttle"
+                and key_text(node) is None
+                and node.params.on_excess == "drop"
+            ):
+                problems.append(
+                    Diagnostic(
+                        pipeline.span(node),
+                        f"node {node.id!r} limits the rate of the whole stream and drops the excess: "
+                        "on several shards each would have that rate",
+                        "give it a key, or on_excess: delay, or run on one process",
+                    )
+                )
+            continue
+        problems.append(
+            Diagnostic(
+                pipeline.span(node),
+                f"node {node.id!r} ({node.type}) keeps state the ray engine cannot split by key",
+                "run this job on one process (the streaming engine)",
+            )
+        )
+    if not keyed:
+        first = ordered[0] if ordered else pipeline.ordered()[0]
+        problems.append(
+            Diagnostic(
+                pipeline.span(first),
+                "no stateful operator with a key: nothing says how to split the records into shards",
+                "shard a job that groups by a key (resample_ohlc, window, deduplicate, throttle with a key)",
+            )
+        )
+    if problems:
+        raise DiagnosticError(problems)
+    exchange = keyed[0]
+    fields = set(parse_expression(key_text(exchange)).field_names())
+    for node in keyed[1:]:
+        own = set(parse_expression(key_text(node)).field_names())
+        if not fields <= own:
+            problems.append(
+                Diagnostic(
+                    pipeline.span(node, "params", "key"),
+                    f"node {node.id!r} groups by {key_text(node)!r}, which does not hold every field of the "
+                    f"shard key {key_text(exchange)!r} of {exchange.id!r}: one of its keys would span shards",
+                    f"group by {', '.join(sorted(fields))} too, or run on one process",
+                )
+            )
+    if problems:
+        raise DiagnosticError(problems)
+    return ShardPlan(exchange.id, key_text(exchange), frozenset(_downstream(pipeline, exchange.id)))
+
+
+def _unbounded(pipeline, node: Node) -> Diagnostic | None:
+    """An error for a source the engine cannot split into a bounded share per shard."""
+    if node.type == "provider.replay" or (
+        node.type == "provider.synthetic" and node.params.count is not None
+    ):
+        return None
+    return Diagnostic(
+        pipeline.span(node),
+        f"source {node.id!r} ({node.type}) has no end: the ray engine runs bounded inputs "
+        "(a replay, synthetic ticks with a count)",
+        "run it on one process (the streaming engine)",
+    )
+
+
+def _downstream(pipeline, node_id: str) -> set[str]:
+    """``node_id`` and every node it feeds, directly or not."""
+    found, todo = set(), [node_id]
+    while todo:
+        current = todo.pop()
+        if current not in found:
+            found.add(current)
+            found.update(member.id for member in pipeline.node(current).chain())  # a fused loop's members
+            todo.extend(n.id for n in pipeline.successors(current))
+    return found
+
+
+def explain_shards(plan: Plan, shards: int) -> list[str]:
+    """Lines for ``mdp explain --engine ray``: the exchange and where each node runs, and why."""
+    split = shard_plan(plan)
+    lines = [
+        f"shards ({shards}, split at {split.exchange!r} by stable_hash({split.key}) % {shards}):",
+    ]
+    for node in plan.pipeline.ordered():
+        if split.runs_once(node.id):
+            lines.append(f"  once       {node.id!r} ({node.type}): before the exchange, or not fed by it")
+        else:
+            lines.append(f"  per shard  {node.id!r} ({node.type}): the shard's keys only")
+    return lines
