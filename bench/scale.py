@@ -1,0 +1,104 @@
+"""Benchmark: a CPU-bound backfill on 1 and 2 Ray shards against one plain process.
+
+Writes 2,000,000 ticks of 100 symbols (``--ticks``) to a CSV and runs the replay -> 1-minute
+``resample_ohlc`` -> ``sink.store`` (SQLite) job three ways, interleaved, median of
+``--repeat`` runs each: ``mdp run`` (one process), and ``mdp run --engine ray`` with 1 and with
+2 shards on a Ray head started once for the benchmark (so cluster start-up, about 5 s, is not
+in the figures; it is printed apart). The figure is the job time the summary reports: from
+building the pipeline (plain) or submitting the shard tasks (ray) to the last row written.
+Targets: 2 shards at least 1.6x faster than 1 shard; 1 shard within 1.3x of the plain run.
+
+Run: ``python bench/scale.py [--ticks N] [--repeat K]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MDP = str(Path(sys.executable).parent / "mdp")
+RAY = str(Path(sys.executable).parent / "ray")
+FINISHED = re.compile(r"job '[^']*' finished in ([0-9.]+) s")
+CONFIG = """\
+name: backfill
+dag:
+  nodes:
+    - {id: ticks, type: provider.replay, params: {path: ticks.csv}}
+    - {id: bars, type: operator.resample_ohlc, params: {window: 1m}}
+    - {id: store, type: sink.store, params: {url: "sqlite:///bars.db"}}
+  edges: [[ticks, bars], [bars, store]]
+"""
+
+
+def write_ticks(path: Path, count: int, symbols: int = 100) -> None:
+    """``count`` in-order ticks of ``symbols`` symbols, 1 ms apart (a random walk, fixed seed)."""
+    rng = random.Random(9)
+    prices = [100.0 + i for i in range(symbols)]
+    with open(path, "w", encoding="utf-8") as out:
+        out.write("symbol,ts,price,size\n")
+        for i in range(count):
+            k = i % symbols
+            prices[k] = round(prices[k] + rng.uniform(-0.05, 0.05), 4)
+            out.write(f"S{k},{1_700_000_000_000_000_000 + i * 1_000_000},{prices[k]},{1 + i % 7}\n")
+
+
+def job_seconds(folder: Path, env: dict, *options: str) -> float:
+    """The job time of one ``mdp run`` of the backfill into a fresh database."""
+    (folder / "bars.db").unlink(missing_ok=True)
+    result = subprocess.run(
+        [MDP, "run", "backfill.yaml", "--no-progress", *options],
+        cwd=folder, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return float(FINISHED.search(result.stderr).group(1))
+
+
+def main() -> None:
+    """Print the three medians and the two ratios side by side."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ticks", type=int, default=2_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "MDP_CACHE_DIR": tempfile.mkdtemp(prefix="mdp-bench-")}
+    with tempfile.TemporaryDirectory(prefix="mdp-bench-scale-") as name:
+        folder = Path(name)
+        write_ticks(folder / "ticks.csv", args.ticks)
+        (folder / "backfill.yaml").write_text(CONFIG, encoding="utf-8")
+        port = "6391"
+        started = time.monotonic()
+        subprocess.run(
+            [RAY, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
+             "--include-dashboard=false", "--disable-usage-stats"],
+            env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        head_s = time.monotonic() - started
+        address = f"127.0.0.1:{port}"
+        try:
+            runs: dict[str, list[float]] = {"plain": [], "ray 1": [], "ray 2": []}
+            for _ in range(args.repeat):
+                runs["plain"].append(job_seconds(folder, env))
+                for shards in (1, 2):
+                    ray = ("--engine", "ray", "--shards", str(shards), "--address", address)
+                    runs[f"ray {shards}"].append(job_seconds(folder, env, *ray))
+        finally:
+            subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True)
+    plain, one, two = (statistics.median(runs[k]) for k in ("plain", "ray 1", "ray 2"))
+    print(f"{args.ticks:,} ticks, 100 symbols -> 1m bars -> SQLite; median of {args.repeat} interleaved runs")
+    print(f"one process (streaming)  : {plain:6.2f} s  {args.ticks / plain / 1e6:5.2f} M ticks/s")
+    print(f"ray, 1 shard             : {one:6.2f} s  {args.ticks / one / 1e6:5.2f} M ticks/s")
+    print(f"ray, 2 shards            : {two:6.2f} s  {args.ticks / two / 1e6:5.2f} M ticks/s")
+    print(f"speed-up 2 shards / 1 shard : {one / two:.2f}x  (target >= 1.6)")
+    print(f"1 shard / one process       : {one / plain:.2f}x  (target <= 1.3)")
+    print(f"(starting the Ray head took {head_s:.1f} s, not counted above)")
+
+
+if __name__ == "__main__":
+    main()
