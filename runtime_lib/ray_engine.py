@@ -12,6 +12,7 @@ JSON-lines files and sums the counters of the nodes that run per shard.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def run_on_ray(
             for shard in range(shards)
         ]
         try:
-            results = ray.get(futures)
+            results = _wait(ray, futures)
         except ray.exceptions.RayTaskError as exc:
             cause = exc.cause if getattr(exc, "cause", None) is not None else exc
             raise JobError(f"a shard failed: {cause}") from None
@@ -67,6 +68,26 @@ def run_on_ray(
     merged = merge(results, per_shard)
     merged["elapsed_s"] = elapsed
     return merged
+
+
+def _wait(ray, futures: list) -> list[dict]:
+    """The shards' results; SIGINT or SIGTERM cancels the shards and says what that leaves."""
+
+    def interrupt(signum, _frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        return ray.get(futures)
+    except KeyboardInterrupt as exc:
+        for future in futures:
+            ray.cancel(future, force=True)
+        raise JobError(
+            f"stopped by {str(exc) or 'a signal'}: the shards were cancelled; the rows they wrote stay "
+            "(a store's upserts make running the job again complete it)"
+        ) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def merge(results: list[dict], per_shard: frozenset[str]) -> dict:

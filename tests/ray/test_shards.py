@@ -169,3 +169,36 @@ def test_a_config_that_cannot_be_split_is_refused_at_its_line(tmp_path):
     assert (
         "live.yaml:5:" in result.stderr and "has no end: the ray engine runs bounded inputs" in result.stderr
     )
+
+
+def test_sigterm_cancels_the_shards_with_one_message(tmp_path, cluster):
+    write_ticks(tmp_path / "ticks.csv", make_ticks(20_000, symbols=tuple(f"S{i}" for i in range(10))))
+    (tmp_path / "hundred.yaml").write_text(SYMBOLS_100.format(speed=20), encoding="utf-8")  # about 10 s
+    job = subprocess.Popen(
+        [
+            MDP,
+            "run",
+            "hundred.yaml",
+            "--no-progress",
+            "--engine",
+            "ray",
+            "--shards",
+            "2",
+            "--address",
+            cluster,
+        ],
+        cwd=tmp_path,
+        env=job_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: len(shard_workers()) == 2, 60, "two shards running", job)
+        job.send_signal(signal.SIGTERM)
+        _out, err = job.communicate(timeout=TIMEOUT_S)
+    finally:
+        stop(job)
+    assert job.returncode == 1 and "Traceback" not in err, err
+    assert err.rstrip().splitlines()[-1].startswith("error: job 'hundred': stopped by ")
+    wait_for(lambda: not shard_workers(), 30, "the shards to be cancelled")
