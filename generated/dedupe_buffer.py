@@ -17,6 +17,7 @@ Test it:  run_local({source id: [records]}) returns {sink id: [records]}.
 #   'price_changes' (operator.deduplicate): the references of the records it emitted, and its event-time horizon
 #   'capped' (operator.throttle): the records it holds back, in order, and its token buckets
 #   'batches' (operator.buffer): the records it holds
+#   'out' (sink.jsonl): commits what it wrote with each checkpoint's id (exactly once)
 
 from runtime_lib.job import main, run_local_job
 from runtime_lib.operators.buffer import Buffer

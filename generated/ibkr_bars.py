@@ -15,7 +15,7 @@ Test it:  run_local({source id: [records]}) returns {sink id: [records]}.
 #   'quotes' (provider.ibkr.stream): its position in the input
 #   'unique' (operator.deduplicate): the references of the records it emitted, and its event-time horizon
 #   'bars_1m' (operator.resample_ohlc): its open windows and per-key watermarks
-#   'store' (sink.store): commits its rows with each checkpoint's id (exactly once)
+#   'store' (sink.store): commits what it wrote with each checkpoint's id (exactly once)
 
 from operator import itemgetter
 

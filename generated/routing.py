@@ -15,8 +15,10 @@ Test it:  run_local({source id: [records]}) returns {sink id: [records]}.
 #
 # State (what a checkpoint saves, with run.checkpoint or --checkpoint-dir):
 #   'ticks' (provider.replay): its position in the input
+#   'etfs' (sink.jsonl): commits what it wrote with each checkpoint's id (exactly once)
 #   'stocks' (operator.resample_ohlc): its open windows and per-key watermarks
-#   'store' (sink.store): commits its rows with each checkpoint's id (exactly once)
+#   'late_ticks' (sink.jsonl): commits what it wrote with each checkpoint's id (exactly once)
+#   'store' (sink.store): commits what it wrote with each checkpoint's id (exactly once)
 
 from operator import itemgetter
 

@@ -13,6 +13,7 @@ Test it:  run_local({source id: [records]}) returns {sink id: [records]}.
 # State (what a checkpoint saves, with run.checkpoint or --checkpoint-dir):
 #   'ticks' (provider.replay): its position in the input
 #   'stats_1m' (operator.window): its open windows and per-key watermarks
+#   'out' (sink.jsonl): commits what it wrote with each checkpoint's id (exactly once)
 
 from operator import itemgetter
 

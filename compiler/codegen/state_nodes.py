@@ -28,6 +28,8 @@ TUNING = frozenset(
     }
 )
 """Params that do not change the shape or meaning of a node's saved state."""
+EXACTLY_ONCE = ("sink.store", "sink.jsonl", "sink.redis_stream")
+"""Sinks that commit what they wrote with each checkpoint (a JSON-lines sink when it writes a file)."""
 
 
 def holds_state(node: Node) -> bool:
@@ -57,8 +59,8 @@ def state_comment(plan: Plan) -> list[str]:
             lines.append(f"{node.id!r} ({node.type}): its position in the input")
         elif holds_state(node):
             lines.append(f"{node.id!r} ({node.type}): {node.component.state_text}")
-        elif node.type == "sink.store":
+        elif node.type in EXACTLY_ONCE and not (node.type == "sink.jsonl" and str(node.params.path) == "-"):
             lines.append(
-                f"{node.id!r} ({node.type}): commits its rows with each checkpoint's id (exactly once)"
+                f"{node.id!r} ({node.type}): commits what it wrote with each checkpoint's id (exactly once)"
             )
     return lines

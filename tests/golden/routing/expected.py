@@ -15,6 +15,7 @@ Test it:  run_local({source id: [records]}) returns {sink id: [records]}.
 #
 # State (what a checkpoint saves, with run.checkpoint or --checkpoint-dir):
 #   'ticks' (provider.synthetic): its position in the input
+#   'tech' (sink.jsonl): commits what it wrote with each checkpoint's id (exactly once)
 
 from runtime_lib.hashing import stable_hash
 from runtime_lib.job import main, run_local_job
