@@ -30,7 +30,7 @@ import asyncio
 import logging
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .checkpoint_barrier import Barrier
 from .errors import JobError
@@ -62,15 +62,6 @@ class CheckpointOptions:
     on_stop: str = "savepoint"  # savepoint: keep open windows in a last snapshot; flush: emit them
 
 
-@dataclass
-class Resumed:
-    """What a start found: the lineage, and the snapshot resumed from (None: the beginning)."""
-
-    lineage: str
-    snapshot_id: int | None
-    nodes_reset: list[str] = field(default_factory=list)
-
-
 class Checkpointer:
     """Takes the checkpoints of one run and resumes it from the last one (see the module docstring).
 
@@ -87,7 +78,6 @@ class Checkpointer:
         self.lineage = ""
         self.next_id = 1
         self.last: Barrier | None = None
-        self.taken = 0
         self.frozen = False  # set when the run cut a batch short: no snapshot may count what it dropped
         self._after: list[tuple[Barrier, asyncio.Task]] = []  # acknowledge and prune once committed
 
@@ -104,7 +94,7 @@ class Checkpointer:
                     "state_snapshot, or runs a Python generator); run this job without checkpoints"
                 )
 
-    def resume(self) -> Resumed:
+    def resume(self) -> None:
         """Restore every node from the job's newest snapshot (if any), start the sinks'
         checkpoints (an exactly-once sink one checkpoint behind commits that one's batches first),
         and remove the older snapshots; ``fresh`` removes them all and starts from the beginning."""
@@ -113,27 +103,23 @@ class Checkpointer:
             clear_folder(self.folder)
         files = snapshot_files(self.folder)
         pending: dict[str, list] = {}
+        resumed: int | None = None  # the checkpoint resumed from; None: the beginning of the input
         if files:
             newest = files[-1]
-            self.lineage = newest.lineage
-            reset, pending = self._restore(newest)
-            resumed = Resumed(self.lineage, newest.id, reset)
+            self.lineage, resumed = newest.lineage, newest.id
+            pending = self._restore(newest)
             self.next_id = newest.id + 1
             remove_snapshots(files[:-1])
         else:
             self.lineage = secrets.token_hex(8)
-            resumed = Resumed(self.lineage, None)
         for node_id, worker in self.ctx.workers.items():
-            worker.sink.start_checkpoints(
-                self.job, self.lineage, resumed.snapshot_id, pending.get(node_id, [])
-            )
+            worker.sink.start_checkpoints(self.job, self.lineage, resumed, pending.get(node_id, []))
             if worker.sink.exactly_once:
                 worker.keep_for_checkpoints()
-        return resumed
 
-    def _restore(self, snapshot: SnapshotFile) -> tuple[list[str], dict]:
-        """Restore operators, sources and counters from ``snapshot``; return the nodes reset, and
-        per exactly-once sink the batches it was handed since the checkpoint before."""
+    def _restore(self, snapshot: SnapshotFile) -> dict:
+        """Restore operators, sources and counters from ``snapshot``; return, per exactly-once
+        sink, the batches it was handed since the checkpoint before."""
         header, payload = read_snapshot(snapshot.path)
         saved_nodes = header.get("state_nodes", {})
         reset = self._check_fits(saved_nodes)
@@ -160,7 +146,7 @@ class Checkpointer:
             resumed=True,
             reset=reset,
         )
-        return reset, payload.get("sinks", {})
+        return payload.get("sinks", {})
 
     def _check_fits(self, saved: dict) -> list[str]:
         """The nodes whose saved state does not fit this config (allowed to reset), or an error."""
@@ -251,7 +237,6 @@ class Checkpointer:
             raise
         barrier.durable.set_result(True)
         self.last = barrier
-        self.taken += 1
         size = written.path.stat().st_size
         kind = {"savepoint": "savepoint", "end": "final checkpoint"}.get(final, "checkpoint")
         lifecycle(

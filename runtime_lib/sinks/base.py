@@ -95,10 +95,6 @@ class Sink:
         self.node_id = node_id
         self.retry = retry or RetryPolicy(max_attempts=1)
 
-    def committed_checkpoint(self, job: str) -> CommittedCheckpoint | None:
-        """What this sink last committed for ``job`` with a checkpoint (exactly-once sinks only)."""
-        return None
-
     def start_checkpoints(
         self, job: str, lineage: str, resumed: int | None, pending: list[list[dict]]
     ) -> None:

@@ -58,18 +58,7 @@ class CommitsWithCheckpoints(Sink):
             return
         if ours and marker.state:
             self._restore_state(marker.state)
-        committed = marker.id if ours else 0
-        if committed == resumed:
-            return
-        if committed != resumed - 1:
-            raise JobError(
-                f"{self.target or self.node_id} holds what checkpoint {committed} committed, but the job "
-                f"resumes from checkpoint {resumed}: the checkpoint folder and this sink do not belong "
-                "together (run with --fresh to start again from the beginning of the input)"
-            )
-        for batch in pending:
-            self.write(batch)
-        self.commit_checkpoint(resumed)
+        catch_up(self, marker.id if ours else 0, resumed, pending)
 
     def commit_checkpoint(self, checkpoint_id: int) -> None:
         """Commit what was kept since the last checkpoint with ``checkpoint_id``, in one transaction."""
@@ -94,3 +83,19 @@ class CommitsWithCheckpoints(Sink):
 
     def _restore_state(self, text: str) -> None:
         """Take back a state :meth:`_state_text` gave."""
+
+
+def catch_up(sink: Sink, committed: int, resumed: int, pending: list[list[dict]]) -> None:
+    """Bring ``sink``, which committed checkpoint ``committed``, to checkpoint ``resumed``: nothing
+    to do when it is there, ``pending`` written and committed when it is one behind, else an error."""
+    if committed == resumed:
+        return
+    if committed != resumed - 1:
+        raise JobError(
+            f"{sink.target or sink.node_id} holds what checkpoint {committed} committed, but the job "
+            f"resumes from checkpoint {resumed}: the checkpoint folder and this sink do not belong "
+            "together (run with --fresh to start again from the beginning of the input)"
+        )
+    for batch in pending:
+        sink.write(batch)
+    sink.commit_checkpoint(resumed)

@@ -17,6 +17,7 @@ from typing import IO
 
 from ..errors import JobError
 from .base import CommittedCheckpoint, Sink, non_record
+from .checkpoint_commits import catch_up
 
 STDOUT = "-"
 MARKER_SUFFIX = ".mdp-checkpoint"
@@ -77,17 +78,8 @@ class JsonlSink(Sink):
         marker = self.committed_checkpoint(job) if resumed is not None else None
         ours = marker is not None and marker.lineage == lineage
         self._cut(marker.state if ours else 0)
-        committed = marker.id if ours else 0
-        if resumed is None or committed == resumed:
-            return
-        if committed != resumed - 1:
-            raise JobError(
-                f"{self.path} holds what checkpoint {committed} committed, but the job resumes from checkpoint "
-                f"{resumed}: the checkpoint folder and this file do not belong together (run with --fresh)"
-            )
-        for batch in pending:
-            self.write(batch)
-        self.commit_checkpoint(resumed)
+        if resumed is not None:
+            catch_up(self, marker.id if ours else 0, resumed, pending)
 
     def commit_checkpoint(self, checkpoint_id: int) -> None:
         """Sync the file and record its length with ``checkpoint_id`` in the marker file."""
