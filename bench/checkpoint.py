@@ -14,8 +14,6 @@ Run: ``python bench/checkpoint.py [--ticks N] [--repeat K]``
 from __future__ import annotations
 
 import argparse
-import random
-import re
 import statistics
 import subprocess
 import sys
@@ -27,12 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.tick_files import FINISHED, START_NS, write_round_robin_ticks  # noqa: E402
 from runtime_lib.operators.resample_ohlc import ResampleOHLC  # noqa: E402
 from runtime_lib.snapshot_files import marshalled, write_snapshot  # noqa: E402
 from runtime_lib.stats import NodeStats  # noqa: E402
 
-FINISHED = re.compile(r"job '[^']*' finished in ([0-9.]+) s")
-START_NS = 1_700_000_000_000_000_000
 CONFIG = """\
 name: {name}
 mode: dag
@@ -43,18 +40,6 @@ mode: dag
     - {{id: store, type: sink.store, params: {{url: "sqlite:///{db}"}}}}
   edges: [[ticks, bars], [bars, store]]
 """
-
-
-def write_ticks(path: Path, count: int, symbols: int = 100) -> None:
-    """``count`` in-order ticks of ``symbols`` symbols, 1 ms apart (a random walk, fixed seed)."""
-    rng = random.Random(5)
-    prices = [100.0 + i for i in range(symbols)]
-    with open(path, "w", encoding="utf-8") as out:
-        out.write("symbol,ts,price,size\n")
-        for i in range(count):
-            k = i % symbols
-            prices[k] = round(prices[k] + rng.uniform(-0.05, 0.05), 4)
-            out.write(f"S{k},{START_NS + i * 1_000_000},{prices[k]},{1 + i % 7}\n")
 
 
 def job_seconds(folder: Path, config: str, run_no: int) -> float:
@@ -99,7 +84,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mdp-bench-checkpoint-") as name:
         folder = Path(name)
         ticks = folder / "ticks.csv"
-        write_ticks(ticks, args.ticks)
+        write_round_robin_ticks(ticks, args.ticks, 100, seed=5)
         plain = CONFIG.replace("{path}", str(ticks)).replace("{run}", "")
         checked = CONFIG.replace("{path}", str(ticks)).replace(
             "{run}", f"run:\n  checkpoint: {{{{every: 1s, dir: {folder / 'ck'}}}}}\n"

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
-import re
 import statistics
 import subprocess
 import sys
@@ -25,9 +23,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.tick_files import FINISHED, write_round_robin_ticks  # noqa: E402
+
 MDP = str(Path(sys.executable).parent / "mdp")
 RAY = str(Path(sys.executable).parent / "ray")
-FINISHED = re.compile(r"job '[^']*' finished in ([0-9.]+) s")
 CONFIG = """\
 name: backfill
 dag:
@@ -37,18 +38,6 @@ dag:
     - {id: store, type: sink.store, params: {url: "sqlite:///bars.db"}}
   edges: [[ticks, bars], [bars, store]]
 """
-
-
-def write_ticks(path: Path, count: int, symbols: int = 100) -> None:
-    """``count`` in-order ticks of ``symbols`` symbols, 1 ms apart (a random walk, fixed seed)."""
-    rng = random.Random(9)
-    prices = [100.0 + i for i in range(symbols)]
-    with open(path, "w", encoding="utf-8") as out:
-        out.write("symbol,ts,price,size\n")
-        for i in range(count):
-            k = i % symbols
-            prices[k] = round(prices[k] + rng.uniform(-0.05, 0.05), 4)
-            out.write(f"S{k},{1_700_000_000_000_000_000 + i * 1_000_000},{prices[k]},{1 + i % 7}\n")
 
 
 def job_seconds(folder: Path, env: dict, *options: str) -> float:
@@ -70,7 +59,7 @@ def main() -> None:
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "MDP_CACHE_DIR": tempfile.mkdtemp(prefix="mdp-bench-")}
     with tempfile.TemporaryDirectory(prefix="mdp-bench-scale-") as name:
         folder = Path(name)
-        write_ticks(folder / "ticks.csv", args.ticks)
+        write_round_robin_ticks(folder / "ticks.csv", args.ticks, 100, seed=9)
         (folder / "backfill.yaml").write_text(CONFIG, encoding="utf-8")
         port = "6391"
         started = time.monotonic()
