@@ -130,7 +130,8 @@ def explain(
     config: OptionalConfig = None,
     config_option: ConfigOption = None,
     engine: Annotated[
-        str, typer.Option(help="streaming, or ray: also say where the plan splits into shards")
+        str,
+        typer.Option(help="streaming, or ray: also say where the plan splits into shards", callback=_engine),
     ] = "streaming",
     shards: Annotated[int, typer.Option(min=1, max=1024, help="with --engine ray: how many shards")] = 2,
 ) -> None:
@@ -148,8 +149,6 @@ def explain(
         except DiagnosticError as exc:
             report(exc.diagnostics)
             raise typer.Exit(1) from None
-    elif engine != "streaming":
-        raise typer.BadParameter(f"{engine!r} is not streaming or ray", param_hint="--engine")
 
 
 def _checked(check):
@@ -164,6 +163,13 @@ def _checked(check):
             raise typer.BadParameter(str(exc)) from None
 
     return callback
+
+
+def _engine(value: str | None) -> str | None:
+    """A typer callback: ``value`` if it names an engine (or is not given), else a usage error (exit 2)."""
+    if value is not None and value not in ("streaming", "ray"):
+        raise typer.BadParameter(f"{value!r} is not streaming or ray")
+    return value
 
 
 def _log_format(value: str) -> str:
@@ -232,7 +238,9 @@ def run(
     engine: Annotated[
         str | None,
         typer.Option(
-            envvar="MDP_UNIFIED_ENGINE", help="streaming (one process, the default), or ray (shards over Ray)"
+            envvar="MDP_UNIFIED_ENGINE",
+            help="streaming (one process, the default), or ray (shards over Ray)",
+            callback=_engine,
         ),
     ] = None,
     shards: Annotated[
@@ -282,8 +290,6 @@ def run(
     defaults = getattr(module, "RUN_DEFAULTS", None) or {}
     engine = engine or defaults.get("engine") or "streaming"
     shards = shards or defaults.get("shards") or 2
-    if engine not in ("streaming", "ray"):
-        raise typer.BadParameter(f"{engine!r} is not streaming or ray", param_hint="--engine")
     if engine == "ray":
         from .ray_run import run_with_ray
 
@@ -292,17 +298,13 @@ def run(
         except DiagnosticError as exc:
             report(exc.diagnostics, prepared.texts)
             raise typer.Exit(1) from None
-    options = options_with_defaults(
-        getattr(module, "RUN_DEFAULTS", None), duration, max_events, settings.metrics_port, stop_grace
-    )
+    options = options_with_defaults(defaults, duration, max_events, settings.metrics_port, stop_grace)
     options.mode, options.config_path, options.config_sha256 = (
         module.JOB_MODE,
         str(settings.config),
         module.CONFIG_SHA256,
     )
-    options.checkpoint = checkpoint_options(
-        getattr(module, "RUN_DEFAULTS", None), checkpoint_dir, fresh, allow_state_reset or ()
-    )
+    options.checkpoint = checkpoint_options(defaults, checkpoint_dir, fresh, allow_state_reset or ())
 
     raise typer.Exit(
         run_job(module.build, module.JOB_NAME, options, progress=not no_progress, log_format=log_format)
