@@ -118,6 +118,19 @@ def shard_workers() -> list[int]:
     return found
 
 
+def start_two_shards(folder: Path, cluster: str) -> subprocess.Popen:
+    """``mdp run hundred.yaml`` on two shards of ``cluster``, in the background."""
+    command = [MDP, "run", "hundred.yaml", "--no-progress", "--engine", "ray", "--shards", "2"]
+    return subprocess.Popen(
+        [*command, "--address", cluster],
+        cwd=folder,
+        env=job_env(folder),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def test_a_killed_shard_is_run_again_and_the_table_is_the_undisturbed_one(tmp_path, cluster):
     write_ticks(tmp_path / "ticks.csv", make_ticks(20_000, symbols=tuple(f"S{i}" for i in range(10))))
     (tmp_path / "hundred.yaml").write_text(SYMBOLS_100.format(speed=0), encoding="utf-8")
@@ -125,25 +138,7 @@ def test_a_killed_shard_is_run_again_and_the_table_is_the_undisturbed_one(tmp_pa
     expected = outputs(tmp_path, ["mdp-data/hundred.db"])
     (tmp_path / "hundred.yaml").write_text(SYMBOLS_100.format(speed=100), encoding="utf-8")  # about 2 s
     shutil.rmtree(tmp_path / "mdp-data")
-    job = subprocess.Popen(
-        [
-            MDP,
-            "run",
-            "hundred.yaml",
-            "--no-progress",
-            "--engine",
-            "ray",
-            "--shards",
-            "2",
-            "--address",
-            cluster,
-        ],
-        cwd=tmp_path,
-        env=job_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    job = start_two_shards(tmp_path, cluster)
     try:
         wait_for(lambda: len(shard_workers()) == 2, 60, "two shards running", job)
         time.sleep(0.5)
@@ -174,25 +169,7 @@ def test_a_config_that_cannot_be_split_is_refused_at_its_line(tmp_path):
 def test_sigterm_cancels_the_shards_with_one_message(tmp_path, cluster):
     write_ticks(tmp_path / "ticks.csv", make_ticks(20_000, symbols=tuple(f"S{i}" for i in range(10))))
     (tmp_path / "hundred.yaml").write_text(SYMBOLS_100.format(speed=20), encoding="utf-8")  # about 10 s
-    job = subprocess.Popen(
-        [
-            MDP,
-            "run",
-            "hundred.yaml",
-            "--no-progress",
-            "--engine",
-            "ray",
-            "--shards",
-            "2",
-            "--address",
-            cluster,
-        ],
-        cwd=tmp_path,
-        env=job_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    job = start_two_shards(tmp_path, cluster)
     try:
         wait_for(lambda: len(shard_workers()) == 2, 60, "two shards running", job)
         job.send_signal(signal.SIGTERM)
