@@ -16,6 +16,7 @@ def run_with_ray(prepared: PreparedRun, shards: int, address: str | None) -> int
     """
     from runtime_lib.errors import JobError
     from runtime_lib.ray_engine import join_shard_files, run_on_ray, summary_context
+    from runtime_lib.shard_run import ShardLayout
     from runtime_lib.summary import format_summary
 
     plan = prepared.compiled.plan
@@ -27,18 +28,19 @@ def run_with_ray(prepared: PreparedRun, shards: int, address: str | None) -> int
     ]
     name = plan.pipeline.name
     try:
-        merged = run_on_ray(
-            Path(prepared.module_path).read_text(encoding="utf-8"),
-            shards,
-            split.exchange,
-            split.per_shard,
-            address,
+        layout = ShardLayout(
+            split.exchange, split.per_shard, split.shared_sources, split.exchange_filters, split.summed
         )
+        merged = run_on_ray(Path(prepared.module_path).read_text(encoding="utf-8"), shards, layout, address)
     except JobError as exc:
         print(f"error: job {name!r}: {exc}", file=sys.stderr)
         return 1
     join_shard_files(jsonl, shards)
     ctx = summary_context(merged)
     print(format_summary(name, ctx, merged["elapsed_s"], merged["rows"]), file=sys.stderr)
-    print(f"  on {shards} shard(s), split at {split.exchange!r} by {split.key}", file=sys.stderr)
+    print(
+        f"  on {shards} shard(s), split at {split.exchange!r} by {split.key}; "
+        f"the shards took {merged['start_s']:.2f} s to start",
+        file=sys.stderr,
+    )
     return 0

@@ -24,20 +24,31 @@ from .ir import Node
 from .plan import Plan
 
 KEYED = {"operator.resample_ohlc", "operator.window", "operator.deduplicate", "operator.throttle"}
+SYMBOL = "symbol"  # the field a replay's ticks can be split by as they are read
 BATCHING = {"operator.buffer"}  # holds records for a while only: the same records per shard
 
 
 @dataclass(frozen=True)
 class ShardPlan:
-    """The exchange node, its key in words, and the nodes that run on every shard."""
+    """The exchange node, its key in words, the nodes that run on every shard, and the replay
+    sources (with the nodes between them and the exchange) whose ticks are split by symbol as
+    they are read, so that each shard makes records of its own ticks only."""
 
     exchange: str
     key: str
     per_shard: frozenset[str]
+    read_split: frozenset[str] = frozenset()
+    shared_sources: frozenset[str] = frozenset()
+    exchange_filters: bool = True
 
     def runs_once(self, node_id: str) -> bool:
         """Whether ``node_id`` runs once (on the first shard) rather than on every shard."""
-        return node_id not in self.per_shard
+        return node_id not in self.per_shard and node_id not in self.read_split
+
+    @property
+    def summed(self) -> frozenset[str]:
+        """The nodes whose counters are summed over the shards (each sees its own records)."""
+        return self.per_shard | self.read_split
 
 
 def key_text(node: Node) -> str | None:
@@ -106,7 +117,58 @@ def shard_plan(plan: Plan) -> ShardPlan:
             )
     if problems:
         raise DiagnosticError(problems)
-    return ShardPlan(exchange.id, key_text(exchange), frozenset(_downstream(pipeline, exchange.id)))
+    shared = {}
+    if key_text(exchange) == SYMBOL:
+        for source in (n for n in pipeline.ordered() if n.type == "provider.replay"):
+            path = _path_to(pipeline, source, exchange.id)
+            if path is not None:
+                shared[source.id] = path
+    feeding = {
+        n.id
+        for n in pipeline.ordered()
+        if n.kind == "provider" and exchange.id in _downstream(pipeline, n.id)
+    }
+    return ShardPlan(
+        exchange.id,
+        key_text(exchange),
+        frozenset(_downstream(pipeline, exchange.id)),
+        read_split=frozenset(node_id for path in shared.values() for node_id in path),
+        shared_sources=frozenset(shared),
+        exchange_filters=not feeding <= set(shared),
+    )
+
+
+def _path_to(pipeline, source: Node, exchange: str) -> list[str] | None:
+    """The nodes from ``source`` up to ``exchange`` (fused members included) when every record of
+    the source goes there with its symbol unchanged, through nodes that hold no records; else None."""
+    path, node = [source.id], source
+    while True:
+        successors = list(pipeline.successors(node.id))
+        if len(successors) != 1:
+            return None
+        node = successors[0]
+        if node.id == exchange:
+            return path
+        if not node.stateless or not all(_keeps_symbol(member) for member in node.chain()):
+            return None
+        path += [node.id, *(member.id for member in node.chain())]
+
+
+def _keeps_symbol(node: Node) -> bool:
+    """Whether a stateless node hands on each record it keeps with its ``symbol`` as it was."""
+    params = node.params
+    if node.type == "operator.filter":
+        return True
+    if node.type == "operator.map":
+        return (
+            params.expr is None
+            and params.fn is None
+            and SYMBOL not in (params.fields or {})
+            and (params.select is None or SYMBOL in params.select)
+        )
+    if node.type == "operator.hash_partition":
+        return params.field != SYMBOL
+    return False
 
 
 def _unbounded(pipeline, node: Node) -> Diagnostic | None:
@@ -142,7 +204,13 @@ def explain_shards(plan: Plan, shards: int) -> list[str]:
         f"shards ({shards}, split at {split.exchange!r} by stable_hash({split.key}) % {shards}):",
     ]
     for node in plan.pipeline.ordered():
-        if split.runs_once(node.id):
+        if node.id in split.shared_sources:
+            lines.append(
+                f"  split      {node.id!r} ({node.type}): every shard reads it, keeping its own symbols"
+            )
+        elif node.id in split.read_split:
+            lines.append(f"  split      {node.id!r} ({node.type}): the shard's own symbols, as read")
+        elif split.runs_once(node.id):
             lines.append(f"  once       {node.id!r} ({node.type}): before the exchange, or not fed by it")
         else:
             lines.append(f"  per shard  {node.id!r} ({node.type}): the shard's keys only")

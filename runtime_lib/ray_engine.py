@@ -1,12 +1,14 @@
-"""Run a compiled job on N shards with Ray: one task per shard, on a local cluster or a given one.
+"""Run a compiled job on N shards with Ray: one actor per shard, on a local cluster or a given one.
 
 Without an address a local Ray instance with one CPU per shard is started on 127.0.0.1 and
 stopped at the end; with one (``ray start --head`` on one machine, ``ray start --address`` on the
-others) the tasks run wherever the cluster has room. Each task runs :func:`.shard_run.run_shard`
-on the module's source text, so a worker needs only ``runtime_lib`` (mdp installed), not the
-compile cache. A task whose worker dies is run again by Ray (``max_retries``): it writes its
-share again from the start, which the stores' upserts make safe. The driver joins per-shard
-JSON-lines files and sums the counters of the nodes that run per shard.
+others) the shards run wherever the cluster has room. Each shard is a
+:class:`.shard_run.ShardRunner` actor made from the module's source text, so a worker needs
+only ``runtime_lib`` (mdp installed), not the compile cache. The shards are started first (a
+process each, with the runtime loaded), then told to run. A shard whose process dies is
+restarted by Ray (``max_restarts``) and runs its share again from the start, which the
+stores' upserts make safe. The driver joins per-shard JSON-lines files and sums the counters
+of the nodes each shard ran on its own records.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from .context import BuildContext
 from .errors import JobError
-from .shard_run import run_shard, shard_path
+from .shard_run import ShardLayout, ShardRunner, shard_path
 
 MAX_RETRIES = 3
 
@@ -31,11 +33,10 @@ def _load_ray():
     return ray
 
 
-def run_on_ray(
-    source: str, shards: int, exchange: str, per_shard: frozenset[str], address: str | None
-) -> dict:
-    """Run every shard to its end and return the merged counters (``run_shard``'s shape) and
-    ``elapsed_s``, the time from submitting the tasks to the last one's end."""
+def run_on_ray(source: str, shards: int, layout: ShardLayout, address: str | None) -> dict:
+    """Run every shard to its end and return the merged counters (``ShardRunner.run``'s shape),
+    ``start_s``, the time the shards took to start (a process each, the runtime and the module
+    loaded), and ``elapsed_s``, from telling the started shards to run to the last one's end."""
     ray = _load_ray()
     started_here = not ray.is_initialized()
     if started_here:
@@ -48,30 +49,29 @@ def run_on_ray(
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a cluster on 127.0.0.1, for this job alone
         ray.init(log_to_driver=False, configure_logging=False, **options)
     try:
-        task = ray.remote(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)(run_shard)
+        worker = ray.remote(num_cpus=1, max_restarts=MAX_RETRIES, max_task_retries=MAX_RETRIES)(ShardRunner)
         begun = time.monotonic()
-        futures = [
-            task.remote(source, shard, shards, exchange, sorted(per_shard), os.getcwd())
-            for shard in range(shards)
-        ]
+        runners = [worker.remote(source, shard, shards, layout, os.getcwd()) for shard in range(shards)]
         try:
-            results = _wait(ray, futures)
+            _wait(ray, [runner.ready.remote() for runner in runners], runners)
+            ready = time.monotonic()
+            results = _wait(ray, [runner.run.remote() for runner in runners], runners)
         except ray.exceptions.RayTaskError as exc:
             cause = exc.cause if getattr(exc, "cause", None) is not None else exc
             raise JobError(f"a shard failed: {cause}") from None
         except ray.exceptions.RayError as exc:
-            raise JobError(f"a shard could not finish after {MAX_RETRIES} retries: {exc}") from None
-        elapsed = time.monotonic() - begun
+            raise JobError(f"a shard could not finish after {MAX_RETRIES} restarts: {exc}") from None
+        finished = time.monotonic()
     finally:
         if started_here:
             ray.shutdown()
-    merged = merge(results, per_shard)
-    merged["elapsed_s"] = elapsed
+    merged = merge(results, layout.summed)
+    merged["start_s"], merged["elapsed_s"] = ready - begun, finished - ready
     return merged
 
 
-def _wait(ray, futures: list) -> list[dict]:
-    """The shards' results; SIGINT or SIGTERM cancels the shards and says what that leaves."""
+def _wait(ray, futures: list, runners: list) -> list:
+    """The shards' results; SIGINT or SIGTERM stops the shards and says what that leaves."""
 
     def interrupt(signum, _frame):
         raise KeyboardInterrupt(signal.Signals(signum).name)
@@ -80,8 +80,8 @@ def _wait(ray, futures: list) -> list[dict]:
     try:
         return ray.get(futures)
     except KeyboardInterrupt as exc:
-        for future in futures:
-            ray.cancel(future, force=True)
+        for runner in runners:
+            ray.kill(runner, no_restart=True)
         raise JobError(
             f"stopped by {str(exc) or 'a signal'}: the shards were cancelled; the rows they wrote stay "
             "(a store's upserts make running the job again complete it)"
@@ -90,13 +90,14 @@ def _wait(ray, futures: list) -> list[dict]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def merge(results: list[dict], per_shard: frozenset[str]) -> dict:
-    """One result for the job: per-shard nodes summed over shards, the others from shard 0."""
+def merge(results: list[dict], summed: frozenset[str]) -> dict:
+    """One result for the job: the counters of ``summed`` nodes (each shard saw its own records)
+    summed over shards, the others from shard 0."""
     nodes: dict[str, list] = {}
     rows: dict[str, int] = {}
     for shard, result in enumerate(results):
         for node_id, (node_type, *counts, set_aside) in result["nodes"].items():
-            if node_id not in per_shard and shard != 0:
+            if node_id not in summed and shard != 0:
                 continue
             if node_id not in nodes:
                 nodes[node_id] = [node_type, *counts, dict(set_aside)]
@@ -106,7 +107,7 @@ def merge(results: list[dict], per_shard: frozenset[str]) -> dict:
             for reason, n in set_aside.items():
                 entry[6][reason] = entry[6].get(reason, 0) + n
         for node_id, n in result["rows"].items():
-            if node_id in per_shard or shard == 0:
+            if node_id in summed or shard == 0:
                 rows[node_id] = rows.get(node_id, 0) + n
     return {"nodes": nodes, "rows": rows, "per_shard": [r["rows"] for r in results]}
 

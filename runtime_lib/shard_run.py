@@ -1,18 +1,22 @@
 """One shard of a job: the compiled module built so that only this shard's keys reach the
 exchange, and the nodes that run once do their work on the first shard only.
 
-Every shard reads the whole input and runs the nodes before the exchange (they are cheap next
-to what follows: parsing and stateless loops); the exchange operator then keeps the records whose
-``stable_hash(key) % shards`` is this shard, so each key's state lives on one shard. A sink that
-runs once writes on shard 0 only. A JSON-lines sink that runs per shard writes
-``<path>.shard-<k>-of-<n>``, which the driver joins into ``<path>`` when every shard is done.
+Every shard reads the whole input. A replay whose ticks go to the exchange unchanged in symbol
+keeps only this shard's symbols as it reads (:mod:`.sources.shard_share`), so a shard makes
+records of its own ticks only; otherwise every shard runs the nodes before the exchange on every
+record, and the exchange operator keeps the records whose ``stable_hash(key) % shards`` is this
+shard. Either way each key's state lives on one shard. A sink that runs once writes on shard 0
+only. A JSON-lines sink that runs per shard writes ``<path>.shard-<k>-of-<n>``, which the driver
+joins into ``<path>`` when every shard is done.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 import types
+from dataclasses import dataclass
 
 from .hashing import stable_hash
 from .runner import LiveContext, Run, RunOptions
@@ -25,17 +29,39 @@ def shard_path(path: str, shard: int, shards: int) -> str:
     return SHARD_FILE.format(path=path, shard=shard, shards=shards)
 
 
+@dataclass(frozen=True)
+class ShardLayout:
+    """Where a plan splits, as the shards need it: the exchange node, the nodes that run per
+    shard, the replay sources split as they are read, whether the exchange must still keep its
+    shard's keys (a source feeds it that is not split as read), and the nodes whose counters
+    add up over the shards."""
+
+    exchange: str
+    per_shard: frozenset[str]
+    shared_sources: frozenset[str]
+    exchange_filters: bool
+    summed: frozenset[str]
+
+
 class ShardContext(LiveContext):
     """A live context for shard ``shard`` of ``shards``: see the module docstring."""
 
-    def __init__(self, shard: int, shards: int, exchange: str, per_shard: frozenset[str]) -> None:
+    def __init__(self, shard: int, shards: int, layout: ShardLayout) -> None:
         super().__init__()
-        self.shard, self.shards, self.exchange, self.per_shard = shard, shards, exchange, per_shard
+        self.shard, self.shards, self.layout = shard, shards, layout
+        self.per_shard = layout.per_shard
+
+    def source(self, node_id: str, node_type: str, cls: type, **params) -> None:
+        """Declare the source; a replay split as read keeps this shard's symbols only."""
+        if node_id in self.layout.shared_sources and self.shards > 1:
+            params = {**params, "share": (self.shard, self.shards)}
+        super().source(node_id, node_type, cls, **params)
 
     def operator(self, node_id: str, node_type: str, cls: type, **params):
-        """Create the operator; the exchange's ``process`` first keeps this shard's records only."""
+        """Create the operator; the exchange's ``process`` first keeps this shard's records only,
+        unless every record reaching it is this shard's already."""
         instance = super().operator(node_id, node_type, cls, **params)
-        if node_id == self.exchange:
+        if node_id == self.layout.exchange and self.layout.exchange_filters and self.shards > 1:
             process, key, shard, shards = instance.process, instance.key, self.shard, self.shards
 
             def own_keys(batch: list[dict]) -> list[dict]:
@@ -62,19 +88,33 @@ class ShardContext(LiveContext):
         return super().sink(node_id, node_type, cls, **params)
 
 
-def run_shard(source: str, shard: int, shards: int, exchange: str, per_shard: list[str], cwd: str) -> dict:
-    """Run shard ``shard`` of the compiled module ``source`` to its end, in the working directory
-    ``cwd`` (the driver's: the config's relative paths mean the same there); return its counters:
-    ``{"nodes": {node: [type, in, out, late, dropped, errors, {reason: n}]}, "rows": {sink: n}}``."""
-    os.chdir(cwd)
-    module = types.ModuleType(f"mdp_shard_{shard}")
-    exec(compile(source, "<mdp job>", "exec"), module.__dict__)  # the compiled module, as mdp wrote it
-    ctx = ShardContext(shard, shards, exchange, frozenset(per_shard))
-    module.build(ctx)
-    asyncio.run(Run(ctx, RunOptions(job_name=module.JOB_NAME)).execute(watchdog=False))
-    nodes = {
-        node_id: [s.node_type, s.events_in, s.events_out, s.late, s.dropped, s.errors, dict(s.set_aside)]
-        for node_id, s in ctx.node_stats.items()
-    }
-    rows = {node_id: worker.rows_written for node_id, worker in ctx.workers.items()}
-    return {"nodes": nodes, "rows": rows}
+class ShardRunner:
+    """Shard ``shard`` of ``shards`` of the compiled module ``source``, made ready to run: in the
+    working directory ``cwd`` (the driver's: the config's relative paths mean the same there),
+    with the module and the runtime loaded, so that :meth:`run` starts on the records at once."""
+
+    def __init__(self, source: str, shard: int, shards: int, layout: ShardLayout, cwd: str) -> None:
+        os.chdir(cwd)
+        self.shard, self.shards, self.layout = shard, shards, layout
+        self.module = types.ModuleType(f"mdp_shard_{shard}")
+        exec(
+            compile(source, "<mdp job>", "exec"), self.module.__dict__
+        )  # the compiled module, as mdp wrote it
+
+    def ready(self) -> int:
+        """The pid of the process the shard runs in, once it is ready."""
+        return os.getpid()
+
+    def run(self) -> dict:
+        """Run the shard to its end and return its counters: ``{"nodes": {node: [type, in, out,
+        late, dropped, errors, {reason: n}]}, "rows": {sink: n}, "seconds": run time}``."""
+        began = time.monotonic()
+        ctx = ShardContext(self.shard, self.shards, self.layout)
+        self.module.build(ctx)
+        asyncio.run(Run(ctx, RunOptions(job_name=self.module.JOB_NAME)).execute(watchdog=False))
+        nodes = {
+            node_id: [s.node_type, s.events_in, s.events_out, s.late, s.dropped, s.errors, dict(s.set_aside)]
+            for node_id, s in ctx.node_stats.items()
+        }
+        rows = {node_id: worker.rows_written for node_id, worker in ctx.workers.items()}
+        return {"nodes": nodes, "rows": rows, "seconds": time.monotonic() - began}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from itertools import compress
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,6 +26,7 @@ import pyarrow.csv as pa_csv
 
 from .arrow_columns import longest, prices, sizes, texts
 from .arrow_timestamps import timestamps
+from .shard_share import ShardShare
 from .tick_rows import PRICES, SIZES, Layout
 
 if int(pa.__version__.split(".")[0]) < 15:
@@ -36,12 +38,19 @@ _PARSE = pa_csv.ParseOptions(
 
 
 class ArrowBlocks:
-    """Read blocks of whole lines of the file laid out as ``where`` into ticks, or decline them."""
+    """Read blocks of whole lines of the file laid out as ``where`` into ticks, or decline them;
+    with a ``share``, keep the ticks of the shard's symbols once the whole block is read."""
 
     def __init__(
-        self, where: Layout, ts_range: tuple[int, int], wanted: frozenset[str] | None, max_bytes: int
+        self,
+        where: Layout,
+        ts_range: tuple[int, int],
+        wanted: frozenset[str] | None,
+        max_bytes: int,
+        share: ShardShare | None = None,
     ) -> None:
         self.ts_range = ts_range
+        self.share = share
         self.max_bytes = max_bytes
         self._names = [f"c{i}" for i in range(where.width)]
         used = [where.symbol, where.ts, where.price, where.size] + [i for _name, i in where.optional]
@@ -105,8 +114,22 @@ class ArrowBlocks:
             )
         if any(column is None for column in values):
             return None
+        ticks_read = len(symbol)
+        if self.share is not None:
+            keep = self._owned(symbol)
+            if keep is not None:
+                symbol, values = symbol.filter(keep), [_kept(column, keep) for column in values]
         values = [column if isinstance(column, list) else column.to_pylist() for column in values]
-        return TickColumns(self._symbol_list(symbol), *values[:3], tuple(zip(self._optional, values[3:])))
+        symbols = self._symbol_list(symbol)
+        return TickColumns(symbols, *values[:3], tuple(zip(self._optional, values[3:])), ticks_read)
+
+    def _owned(self, column: pa.Array) -> pa.Array | None:
+        """Which rows of the symbol ``column`` the share owns, or None when it owns them all."""
+        encoded = pc.dictionary_encode(column)
+        owned = [self.share.owns(name) for name in encoded.dictionary.to_pylist()]
+        if all(owned):
+            return None
+        return pc.take(pa.array(owned, pa.bool_()), encoded.indices)
 
     def _symbol_list(self, column: pa.Array) -> list[str]:
         """The symbols of ``column``, the same str object for each occurrence of a symbol."""
@@ -114,6 +137,13 @@ class ArrowBlocks:
         known = self._symbols
         names = [known.setdefault(name, name) for name in encoded.dictionary.to_pylist()]
         return list(map(names.__getitem__, encoded.indices.to_pylist()))
+
+
+def _kept(column: pa.Array | list, keep: pa.Array) -> pa.Array | list:
+    """The values of ``column`` (an array, or a list of mixed ints and floats) where ``keep`` holds."""
+    if isinstance(column, list):
+        return list(compress(column, keep.to_pylist()))
+    return column.filter(keep)
 
 
 class TickColumns:
@@ -131,12 +161,24 @@ class TickColumns:
         prices: list[float],
         sizes: list[int | float],
         optional: tuple[tuple[str, list], ...],
+        ticks_read: int | None = None,
     ) -> None:
         self._columns = (symbols, ts, prices, sizes)
         self._optional = optional  # (field, values, None where the tick has no such field)
+        self.ticks_read = len(symbols) if ticks_read is None else ticks_read
+        """How many ticks the block held before a shard kept its own (see :meth:`owned_by`)."""
 
     def __len__(self) -> int:
         return len(self._columns[0])
+
+    def owned_by(self, share: ShardShare) -> TickColumns:
+        """The ticks of the symbols ``share`` owns (``ticks_read`` still counts every tick)."""
+        kept = share.owns_all(self._columns[0])
+        if kept is None:
+            return self
+        columns = [list(compress(column, kept)) for column in self._columns]
+        optional = tuple((name, list(compress(values, kept))) for name, values in self._optional)
+        return TickColumns(*columns, optional, ticks_read=self.ticks_read)
 
     def __getitem__(self, part: slice) -> list[dict]:
         symbols, ts, prices, sizes = (column[part] for column in self._columns)

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from urllib.parse import unquote
 
 from ..errors import JobError
+from .shard_share import ShardShare
 from .tick_rows import OPTIONAL_COLUMNS, PRICES, REQUIRED_COLUMNS, SIZES, TS_OUT_OF_RANGE, format_bound
 
 try:
@@ -90,19 +91,26 @@ def _partition(folders: tuple[str, ...]) -> dict[str, str | None]:
 class ParquetTicks:
     """The ticks of a Parquet file or folder, in chunks, with how many of its rows were read.
 
-    ``wanted`` keeps only those symbols (other rows are skipped unchecked); ``ts_range`` is
+    ``wanted`` keeps only those symbols (other rows are skipped unchecked); a ``share`` keeps
+    a shard's symbols after every row is checked (see :mod:`.shard_share`); ``ts_range`` is
     (from, up to) in epoch nanoseconds; ``set_aside(reason, detail)`` takes each row that is
     not a tick. :meth:`position` is (rows read, rows in all the files), known once the files'
     footers have been read.
     """
 
     def __init__(
-        self, path: str, wanted: frozenset[str] | None, ts_range: tuple[int, int], set_aside: SetAside
+        self,
+        path: str,
+        wanted: frozenset[str] | None,
+        ts_range: tuple[int, int],
+        set_aside: SetAside,
+        share: ShardShare | None = None,
     ) -> None:
         if pa is None:
             raise JobError(f"{path}: reading Parquet needs pyarrow: pip install 'mdp[parquet]'")
         self.path = path
         self.wanted = wanted
+        self.share = share
         self.ts_range = ts_range
         self.set_aside = set_aside
         self.seen_tick = False
@@ -160,7 +168,7 @@ class ParquetTicks:
         ticks = _plain_ticks(columns, self.ts_range)
         if ticks is not None:
             self.seen_tick = self.seen_tick or len(ticks) > 0
-            return ticks
+            return ticks if self.share is None else ticks.owned_by(self.share)
         numbers = range(row + 1, row + count + 1) if rows is None else [row + 1 + i for i in rows.to_pylist()]
         return self._row_by_row(file, numbers, columns)
 
@@ -192,10 +200,12 @@ class ParquetTicks:
                         value = _size(where, name, value)
                     tick[name] = value
             except _Rejected as rejected:
-                self.set_aside(rejected.reason, rejected.detail)
+                if self.share is None or self.share.owns(values["symbol"][i]):
+                    self.set_aside(rejected.reason, rejected.detail)
                 continue
             self.seen_tick = True
-            ticks.append(tick)
+            if self.share is None or self.share.owns(tick["symbol"]):
+                ticks.append(tick)
         return ticks
 
     def _timestamp(self, where: str, raw: int | None, scale: int, integer: bool) -> int:

@@ -40,6 +40,7 @@ from .lines import DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES, Lines
 from .pacing import tick_batches
 from .parquet_input import ParquetTicks, is_parquet_input
 from .row_reader import RowReader, SetAside, read_header
+from .shard_share import ShardShare
 from .source_bounds import check_speed
 from .tick_blocks import TickChunk, tick_chunks
 
@@ -89,6 +90,7 @@ def read_tick_chunks(
     set_aside: SetAside | None = None,
     fast: bool | None = None,
     opened: Callable[[int], None] | None = None,
+    share: ShardShare | None = None,
 ) -> Iterator[TickChunk]:
     """The ticks of :func:`read_ticks` in chunks, one per block of the file (or part of one)
     that holds any: lists, or columns that give the list of ticks of a slice (``chunk[:]``).
@@ -96,12 +98,13 @@ def read_tick_chunks(
     ``opened(fd)`` is called with the descriptor of the file read (for a ``.gz`` file, of the
     compressed file) once it is open, before its header is read; the file is closed when the
     chunks end. Parquet is read by :class:`.parquet_input.ParquetTicks` (``max_line_bytes``,
-    ``fast`` and ``opened`` do not apply to it)."""
+    ``fast`` and ``opened`` do not apply to it). A ``share`` keeps a shard's ticks only
+    (:mod:`.shard_share`)."""
     if isinstance(symbols, str):
         symbols = (symbols,)
     wanted = None if symbols is None else frozenset(symbols)
     if is_parquet_input(str(path)):
-        yield from ParquetTicks(str(path), wanted, ts_range, set_aside or _refuse).chunks()
+        yield from ParquetTicks(str(path), wanted, ts_range, set_aside or _refuse, share).chunks()
         return
     fast = FAST_READER if fast is None else fast
     if fast and ArrowBlocks is None:
@@ -111,8 +114,8 @@ def read_tick_chunks(
         if opened is not None:
             opened(lines.fileno())
         where = read_header(lines)
-        rows = RowReader(where, ts_range, wanted, set_aside or _refuse)
-        blocks = ArrowBlocks(where, ts_range, wanted, max_line_bytes) if fast else None
+        rows = RowReader(where, ts_range, wanted, set_aside or _refuse, share)
+        blocks = ArrowBlocks(where, ts_range, wanted, max_line_bytes, share) if fast else None
         yield from tick_chunks(lines, rows, blocks)
     finally:
         lines.close()
@@ -127,6 +130,7 @@ class ReplaySource(Source):
 
     Relative paths resolve against the current working directory. Rows that are not ticks
     are set aside on :attr:`stats` (see :func:`read_ticks`); the file is read on a thread.
+    ``share`` (shard, shards) keeps the ticks of that shard's symbols only (:mod:`.shard_share`).
     """
 
     node_type = "provider.replay"
@@ -141,6 +145,7 @@ class ReplaySource(Source):
         batch_size: int = DEFAULT_BATCH_SIZE,
         ts_range: tuple[int, int] = DEFAULT_TS_RANGE_NS,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        share: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(node_id)
         low, high = ts_range
@@ -154,6 +159,7 @@ class ReplaySource(Source):
         self.batch_size = check_batch_size(batch_size)
         self.ts_range = (low, high)
         self.max_line_bytes = max_line_bytes
+        self.share = None if share is None else ShardShare(*share)
         self._thread: CallThread | None = None
         self._chunks: Iterator[TickChunk] | None = None
         self._rest: list[dict] = []  # ticks read but not yet handed on in a batch
@@ -214,7 +220,7 @@ class ReplaySource(Source):
         batch, ``chunk[start:stop]``, as it hands it on."""
         if self._chunks is None and is_parquet_input(self.path):
             wanted = None if self.symbols is None else frozenset(self.symbols)
-            self._parquet = ParquetTicks(self.path, wanted, self.ts_range, self._hold)
+            self._parquet = ParquetTicks(self.path, wanted, self.ts_range, self._hold, self.share)
             self._identity = input_identity(self.path)
             self._chunks = self._parquet.chunks()
         if self._chunks is None:
@@ -225,6 +231,7 @@ class ReplaySource(Source):
                 max_line_bytes=self.max_line_bytes,
                 set_aside=self._hold,
                 opened=self._opened,
+                share=self.share,
             )
         size, rest, batches, ended = self.batch_size, self._rest, [], False
         while not batches and not ended:

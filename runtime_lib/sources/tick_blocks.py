@@ -83,7 +83,7 @@ class _Blocks:
         if ticks is not None:
             self.halve = True
             self.lines.number += count
-            self.rows.seen_tick = self.rows.seen_tick or len(ticks) > 0
+            self.rows.seen_tick = self.rows.seen_tick or getattr(ticks, "ticks_read", len(ticks)) > 0
             yield ticks
             return
         if halve and len(block) > SMALLEST_SPLIT:

@@ -104,8 +104,54 @@ def test_a_hundred_symbols_give_the_same_bars_and_counts_on_three_shards(tmp_pat
     ]
 
 
+SPLIT_AS_READ = """\
+name: split
+dag:
+  nodes:
+    - {{id: ticks, type: provider.replay, params: {{path: ticks.csv}}}}
+    - {{id: before, type: operator.{before}}}
+    - {{id: bars, type: operator.resample_ohlc, params: {{window: 1m}}}}
+    - {{id: store, type: sink.store, params: {{url: "sqlite:///mdp-data/split.db"}}}}
+  edges: [[ticks, before], [before, bars], [bars, store]]
+"""
+BEFORE = {  # a node before the exchange, and whether the replay can be split as it is read
+    "filter, params: {where: 'size >= 2'}": True,
+    "map, params: {fields: {symbol: 'symbol + \"X\"'}}": False,
+}
+
+
+@pytest.mark.parametrize("before", sorted(BEFORE))
+def test_rows_set_aside_and_filtered_are_counted_once_whether_or_not_the_replay_is_split_as_read(
+    tmp_path, cluster, before
+):
+    ticks = make_ticks(6_000, step_ns=1_000_000, symbols=tuple(f"S{i}" for i in range(30)))
+    path = write_ticks(tmp_path / "ticks.csv", ticks)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    bad = ["S1,not-a-time,1.0,1", "S2,1700000000000000000,nan,1", "S3,1", '"S4,1700000000000000000,1.0,1']
+    for at, line in zip(range(100, 6_000, 1_400), bad):
+        lines.insert(at, line)  # a bad row of a symbol's owner, and ones with no symbol to read
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "split.yaml").write_text(SPLIT_AS_READ.format(before=before), encoding="utf-8")
+    explained = run(
+        [MDP, "explain", "split.yaml", "--engine", "ray", "--shards", "3"], tmp_path, job_env(tmp_path)
+    )
+    assert ("split      'ticks'" in explained.stdout) == BEFORE[before], explained.stdout
+    single = mdp_run(tmp_path, "split.yaml")
+    expected = outputs(tmp_path, ["mdp-data/split.db"])
+    sharded = mdp_run(tmp_path, "split.yaml", "--engine", "ray", "--shards", "3", "--address", cluster)
+    assert outputs(tmp_path, ["mdp-data/split.db"]) == expected
+    counts = summary_counts(single.stderr)
+    assert sum("set aside by 'ticks'" in line for line in counts) == 4, single.stderr
+    assert counts == summary_counts(sharded.stderr)
+
+
+def summary_counts(stderr: str) -> list[str]:
+    """The summary's lines of counters (not the time, nor how the job was split)."""
+    return [line for line in stderr.splitlines() if line.startswith("  ") and not line.startswith("  on ")]
+
+
 def shard_workers() -> list[int]:
-    """The pids of the Ray worker processes running a shard now (Ray names them ``ray::run_shard``)."""
+    """The pids of the Ray worker processes running a shard now (Ray names them ``ray::ShardRunner.run``)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -113,7 +159,7 @@ def shard_workers() -> list[int]:
                 cmdline = (entry / "cmdline").read_bytes()
             except OSError:  # gone meanwhile
                 continue
-            if cmdline.startswith(b"ray::run_shard"):
+            if cmdline.startswith(b"ray::ShardRunner.run"):
                 found.append(int(entry.name))
     return found
 
