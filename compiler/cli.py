@@ -290,15 +290,15 @@ def run(
     defaults = getattr(module, "RUN_DEFAULTS", None) or {}
     engine = engine or defaults.get("engine") or "streaming"
     shards = shards or defaults.get("shards") or 2
+    options = options_with_defaults(defaults, duration, max_events, settings.metrics_port, stop_grace)
     if engine == "ray":
         from .ray_run import run_with_ray
 
         try:
-            raise typer.Exit(run_with_ray(prepared, shards, address))
+            raise typer.Exit(run_with_ray(prepared, shards, address, options.max_events, options.duration))
         except DiagnosticError as exc:
             report(exc.diagnostics, prepared.texts)
             raise typer.Exit(1) from None
-    options = options_with_defaults(defaults, duration, max_events, settings.metrics_port, stop_grace)
     options.mode, options.config_path, options.config_sha256 = (
         module.JOB_MODE,
         str(settings.config),

@@ -9,13 +9,20 @@ from .job_prep import PreparedRun
 from .sharding import shard_plan
 
 
-def run_with_ray(prepared: PreparedRun, shards: int, address: str | None) -> int:
+def run_with_ray(
+    prepared: PreparedRun,
+    shards: int,
+    address: str | None,
+    max_events: int | None = None,
+    duration: float | None = None,
+) -> int:
     """Run ``prepared`` on ``shards`` shards; print the summary and return the exit status.
+    ``max_events`` and ``duration`` stop the reading of sources without an end.
 
     A plan that cannot be sharded raises :class:`DiagnosticError` before anything runs.
     """
     from runtime_lib.errors import JobError
-    from runtime_lib.ray_engine import join_shard_files, run_on_ray, summary_context
+    from runtime_lib.ray_engine import RunLimits, join_shard_files, run_on_ray, summary_context
     from runtime_lib.shard_run import ShardLayout
     from runtime_lib.summary import format_summary
 
@@ -29,9 +36,20 @@ def run_with_ray(prepared: PreparedRun, shards: int, address: str | None) -> int
     name = plan.pipeline.name
     try:
         layout = ShardLayout(
-            split.exchange, split.per_shard, split.shared_sources, split.exchange_filters, split.summed
+            split.exchange,
+            split.per_shard,
+            split.shared_sources,
+            split.exchange_filters,
+            split.summed,
+            split.fed_sources,
         )
-        merged = run_on_ray(Path(prepared.module_path).read_text(encoding="utf-8"), shards, layout, address)
+        merged = run_on_ray(
+            Path(prepared.module_path).read_text(encoding="utf-8"),
+            shards,
+            layout,
+            address,
+            RunLimits(max_events, duration),
+        )
     except JobError as exc:
         print(f"error: job {name!r}: {exc}", file=sys.stderr)
         return 1

@@ -11,7 +11,12 @@ exchange's key fields or more, so that a key of its own never spans two shards.
 A plan that cannot be split this way is an error at the node that prevents it: no keyed
 stateful operator, an operator whose key uses other fields, a throttle without a key that drops
 records (its rate is for the whole stream), a plugin operator (its state is unknown), or a
-source that never ends (the engine runs bounded inputs: replays and synthetic ticks with a count).
+source that never ends whose records cannot be sent to the shards by symbol as they are read.
+
+A replay whose ticks reach the exchange with their symbol unchanged (through filters and maps
+that keep it) is split as it is read: every shard reads the file but makes records of its own
+symbols only. A source that never ends (IB, a Redis stream, endless synthetic ticks) is read
+by one feeder, which sends each record to its symbol's shard.
 """
 
 from __future__ import annotations
@@ -30,9 +35,10 @@ BATCHING = {"operator.buffer"}  # holds records for a while only: the same recor
 
 @dataclass(frozen=True)
 class ShardPlan:
-    """The exchange node, its key in words, the nodes that run on every shard, and the replay
-    sources (with the nodes between them and the exchange) whose ticks are split by symbol as
-    they are read, so that each shard makes records of its own ticks only."""
+    """The exchange node, its key in words, the nodes that run on every shard, the replay
+    sources whose ticks are split by symbol as they are read (each shard makes records of its
+    own ticks only), the sources without an end that one feeder reads and splits by symbol for
+    the shards, and (``read_split``) all of these with the nodes between them and the exchange."""
 
     exchange: str
     key: str
@@ -40,6 +46,7 @@ class ShardPlan:
     read_split: frozenset[str] = frozenset()
     shared_sources: frozenset[str] = frozenset()
     exchange_filters: bool = True
+    fed_sources: frozenset[str] = frozenset()
 
     def runs_once(self, node_id: str) -> bool:
         """Whether ``node_id`` runs once (on the first shard) rather than on every shard."""
@@ -64,8 +71,7 @@ def key_text(node: Node) -> str | None:
 def shard_plan(plan: Plan) -> ShardPlan:
     """The :class:`ShardPlan` of ``plan``, or a :class:`DiagnosticError` saying why it has none."""
     pipeline = plan.pipeline
-    problems = [_unbounded(pipeline, n) for n in pipeline.ordered() if n.kind == "provider"]
-    problems = [p for p in problems if p is not None]
+    problems = []
     ordered = [n for n in pipeline.ordered() if n.kind == "operator" and not n.stateless]
     keyed = [n for n in ordered if n.type in KEYED and key_text(n) is not None]
     for node in ordered:
@@ -117,12 +123,19 @@ def shard_plan(plan: Plan) -> ShardPlan:
             )
     if problems:
         raise DiagnosticError(problems)
-    shared = {}
-    if key_text(exchange) == SYMBOL:
-        for source in (n for n in pipeline.ordered() if n.type == "provider.replay"):
-            path = _path_to(pipeline, source, exchange.id)
-            if path is not None:
-                shared[source.id] = path
+    paths, fed = {}, set()
+    for source in (n for n in pipeline.ordered() if n.kind == "provider"):
+        path = _path_to(pipeline, source, exchange.id) if key_text(exchange) == SYMBOL else None
+        if _bounded(source):
+            if path is not None and source.type == "provider.replay":
+                paths[source.id] = path
+        elif path is None or getattr(source.params, "group", None) is not None:
+            problems.append(_unfeedable(pipeline, source, exchange, path is None))
+        else:
+            paths[source.id] = path
+            fed.add(source.id)
+    if problems:
+        raise DiagnosticError(problems)
     feeding = {
         n.id
         for n in pipeline.ordered()
@@ -132,9 +145,10 @@ def shard_plan(plan: Plan) -> ShardPlan:
         exchange.id,
         key_text(exchange),
         frozenset(_downstream(pipeline, exchange.id)),
-        read_split=frozenset(node_id for path in shared.values() for node_id in path),
-        shared_sources=frozenset(shared),
-        exchange_filters=not feeding <= set(shared),
+        read_split=frozenset(node_id for path in paths.values() for node_id in path),
+        shared_sources=frozenset(paths) - fed,
+        exchange_filters=not feeding <= set(paths),
+        fed_sources=frozenset(fed),
     )
 
 
@@ -171,16 +185,26 @@ def _keeps_symbol(node: Node) -> bool:
     return False
 
 
-def _unbounded(pipeline, node: Node) -> Diagnostic | None:
-    """An error for a source the engine cannot split into a bounded share per shard."""
-    if node.type == "provider.replay" or (
+def _bounded(node: Node) -> bool:
+    """Whether a source ends by itself: a replay, or synthetic ticks with a count."""
+    return node.type == "provider.replay" or (
         node.type == "provider.synthetic" and node.params.count is not None
-    ):
-        return None
+    )
+
+
+def _unfeedable(pipeline, node: Node, exchange: Node, unsplit: bool) -> Diagnostic:
+    """An error for a source without an end that the ray engine cannot feed to the shards."""
+    if unsplit:
+        why = (
+            f"the ray engine feeds such a source to the shards by symbol, which needs its records to reach "
+            f"{exchange.id!r} with their symbol unchanged, through filters and maps only, and "
+            f"{exchange.id!r} to group by symbol"
+        )
+    else:
+        why = "a consumer group acknowledges what the sinks wrote, which on shards happens in other processes"
     return Diagnostic(
         pipeline.span(node),
-        f"source {node.id!r} ({node.type}) has no end: the ray engine runs bounded inputs "
-        "(a replay, synthetic ticks with a count)",
+        f"source {node.id!r} ({node.type}) has no end, and {why}",
         "run it on one process (the streaming engine)",
     )
 
@@ -207,6 +231,10 @@ def explain_shards(plan: Plan, shards: int) -> list[str]:
         if node.id in split.shared_sources:
             lines.append(
                 f"  split      {node.id!r} ({node.type}): every shard reads it, keeping its own symbols"
+            )
+        elif node.id in split.fed_sources:
+            lines.append(
+                f"  feeder     {node.id!r} ({node.type}): read once, each record sent to its symbol's shard"
             )
         elif node.id in split.read_split:
             lines.append(f"  split      {node.id!r} ({node.type}): the shard's own symbols, as read")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from .hashing import stable_hash
 from .runner import LiveContext, Run, RunOptions
+from .shard_feed import FedSource, Inbox
 
 SHARD_FILE = "{path}.shard-{shard}-of-{shards}"
 
@@ -33,27 +34,34 @@ def shard_path(path: str, shard: int, shards: int) -> str:
 class ShardLayout:
     """Where a plan splits, as the shards need it: the exchange node, the nodes that run per
     shard, the replay sources split as they are read, whether the exchange must still keep its
-    shard's keys (a source feeds it that is not split as read), and the nodes whose counters
-    add up over the shards."""
+    shard's keys (a source feeds it that is not split as read), the nodes whose counters add up
+    over the shards, and the sources without an end that a feeder reads for every shard."""
 
     exchange: str
     per_shard: frozenset[str]
     shared_sources: frozenset[str]
     exchange_filters: bool
     summed: frozenset[str]
+    fed_sources: frozenset[str] = frozenset()
 
 
 class ShardContext(LiveContext):
     """A live context for shard ``shard`` of ``shards``: see the module docstring."""
 
-    def __init__(self, shard: int, shards: int, layout: ShardLayout) -> None:
+    def __init__(
+        self, shard: int, shards: int, layout: ShardLayout, inboxes: dict[str, Inbox] | None = None
+    ) -> None:
         super().__init__()
         self.shard, self.shards, self.layout = shard, shards, layout
         self.per_shard = layout.per_shard
+        self.inboxes = inboxes or {}
 
     def source(self, node_id: str, node_type: str, cls: type, **params) -> None:
-        """Declare the source; a replay split as read keeps this shard's symbols only."""
-        if node_id in self.layout.shared_sources and self.shards > 1:
+        """Declare the source; a replay split as read keeps this shard's symbols only, and a
+        source the feeder reads yields what it sends this shard."""
+        if node_id in self.layout.fed_sources:
+            params, cls = {"inbox": self.inboxes[node_id], "live": cls.live}, FedSource
+        elif node_id in self.layout.shared_sources and self.shards > 1:
             params = {**params, "share": (self.shard, self.shards)}
         super().source(node_id, node_type, cls, **params)
 
@@ -95,7 +103,9 @@ class ShardRunner:
 
     def __init__(self, source: str, shard: int, shards: int, layout: ShardLayout, cwd: str) -> None:
         os.chdir(cwd)
+        restarted = _restarted_by_ray()
         self.shard, self.shards, self.layout = shard, shards, layout
+        self.inboxes = {node_id: Inbox(restarted) for node_id in layout.fed_sources}
         self.module = types.ModuleType(f"mdp_shard_{shard}")
         exec(
             compile(source, "<mdp job>", "exec"), self.module.__dict__
@@ -105,11 +115,17 @@ class ShardRunner:
         """The pid of the process the shard runs in, once it is ready."""
         return os.getpid()
 
+    def feed(self, node_id: str, number: int, batch: list[dict] | None) -> None:
+        """Take batch ``number`` of source ``node_id`` from the feeder (None: the source has
+        ended); wait for the batches before it, and while the shard has
+        :data:`.shard_feed.FEED_AHEAD` batches of it waiting."""
+        self.inboxes[node_id].put(number, batch)
+
     def run(self) -> dict:
         """Run the shard to its end and return its counters: ``{"nodes": {node: [type, in, out,
         late, dropped, errors, {reason: n}]}, "rows": {sink: n}, "seconds": run time}``."""
         began = time.monotonic()
-        ctx = ShardContext(self.shard, self.shards, self.layout)
+        ctx = ShardContext(self.shard, self.shards, self.layout, self.inboxes)
         self.module.build(ctx)
         asyncio.run(Run(ctx, RunOptions(job_name=self.module.JOB_NAME)).execute(watchdog=False))
         nodes = {
@@ -118,3 +134,10 @@ class ShardRunner:
         }
         rows = {node_id: worker.rows_written for node_id, worker in ctx.workers.items()}
         return {"nodes": nodes, "rows": rows, "seconds": time.monotonic() - began}
+
+
+def _restarted_by_ray() -> bool:
+    """Whether this process is a Ray actor started again after its first process died."""
+    import ray
+
+    return ray.is_initialized() and ray.get_runtime_context().was_current_actor_reconstructed
