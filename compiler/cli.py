@@ -291,20 +291,28 @@ def run(
     engine = engine or defaults.get("engine") or "streaming"
     shards = shards or defaults.get("shards") or 2
     options = options_with_defaults(defaults, duration, max_events, settings.metrics_port, stop_grace)
-    if engine == "ray":
-        from .ray_run import run_with_ray
-
-        try:
-            raise typer.Exit(run_with_ray(prepared, shards, address, options.max_events, options.duration))
-        except DiagnosticError as exc:
-            report(exc.diagnostics, prepared.texts)
-            raise typer.Exit(1) from None
     options.mode, options.config_path, options.config_sha256 = (
         module.JOB_MODE,
         str(settings.config),
         module.CONFIG_SHA256,
     )
     options.checkpoint = checkpoint_options(defaults, checkpoint_dir, fresh, allow_state_reset or ())
+    if engine == "ray":
+        if options.checkpoint is not None:
+            typer.echo(
+                "error: the ray engine takes no checkpoints yet: run without --checkpoint-dir and "
+                "run.checkpoint, or on one process (--engine streaming)",
+                err=True,
+            )
+            raise typer.Exit(1)
+        from .ray_run import run_with_ray
+
+        options.job_name = module.JOB_NAME
+        try:
+            raise typer.Exit(run_with_ray(prepared, shards, address, options))
+        except DiagnosticError as exc:
+            report(exc.diagnostics, prepared.texts)
+            raise typer.Exit(1) from None
 
     raise typer.Exit(
         run_job(module.build, module.JOB_NAME, options, progress=not no_progress, log_format=log_format)

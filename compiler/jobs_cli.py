@@ -21,6 +21,8 @@ LIST_ALIGN = "lllrrrrrl"
 NODE_COLUMNS = ("node", "type", "in", "out", "late", "dropped", "errors", "set_aside")
 NODE_ALIGN = "llrrrrrr"
 SINK_COLUMNS = ("sink", "queue_depth", "rows_written")
+SHARD_COLUMNS = ("shard", "state", "host", "pid", "restarts", "rows_written")
+SHARD_NODE_COLUMNS = ("node", "shard", "in", "out", "late", "dropped", "errors")
 
 
 def printable(text: str) -> str:
@@ -187,7 +189,28 @@ def status_text(record: LoadedRecord) -> str:
             (printable(i), cell(s.get("queue_depth")), cell(s.get("rows_written"))) for i, s in sinks.items()
         ]
         lines += ["", table(SINK_COLUMNS, rows, "lrr", "  ")]
+    shards = data.get("shards")
+    if isinstance(shards, list) and shards:
+        lines += ["", *_shard_tables(shards)]
     return "\n".join(lines)
+
+
+def _shard_tables(shards: list) -> list[str]:
+    """A job on Ray shards: each shard's state, then each node's counters on each shard."""
+    shards = [shard for shard in shards if isinstance(shard, dict)]
+    rows = [tuple(cell(shard.get(key)) for key in SHARD_COLUMNS) for shard in shards]
+    per_node = []
+    for shard in shards:
+        nodes = shard.get("nodes") if isinstance(shard.get("nodes"), dict) else {}
+        for node_id, counts in nodes.items():
+            counts = counts if isinstance(counts, list) else []
+            per_node.append((printable(node_id), cell(shard.get("shard")), *(cell(c) for c in counts[:5])))
+    per_node.sort(key=lambda row: row[0])
+    return [
+        table(SHARD_COLUMNS, rows, "llllrr", "  "),
+        "",
+        table(SHARD_NODE_COLUMNS, per_node, "lrrrrrr", "  "),
+    ]
 
 
 def status_command(

@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .job_prep import PreparedRun
+
+if TYPE_CHECKING:
+    from runtime_lib.runner import RunOptions
 from .sharding import shard_plan
 
 
-def run_with_ray(
-    prepared: PreparedRun,
-    shards: int,
-    address: str | None,
-    max_events: int | None = None,
-    duration: float | None = None,
-) -> int:
-    """Run ``prepared`` on ``shards`` shards; print the summary and return the exit status.
-    ``max_events`` and ``duration`` stop the reading of sources without an end.
+def run_with_ray(prepared: PreparedRun, shards: int, address: str | None, options: RunOptions) -> int:
+    """Run ``prepared`` on ``shards`` shards with ``options`` (``max_events`` and ``duration``
+    stop the reading of sources without an end); print the summary and return the exit status.
 
     A plan that cannot be sharded raises :class:`DiagnosticError` before anything runs.
     """
     from runtime_lib.errors import JobError
-    from runtime_lib.ray_engine import RunLimits, join_shard_files, run_on_ray, summary_context
+    from runtime_lib.ray_engine import join_shard_files, run_on_ray
+    from runtime_lib.shard_counters import summary_context
     from runtime_lib.shard_run import ShardLayout
     from runtime_lib.summary import format_summary
 
@@ -48,7 +47,7 @@ def run_with_ray(
             shards,
             layout,
             address,
-            RunLimits(max_events, duration),
+            options,
         )
     except JobError as exc:
         print(f"error: job {name!r}: {exc}", file=sys.stderr)

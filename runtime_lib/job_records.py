@@ -46,12 +46,13 @@ RECORD_KEYS = (
     "last_error",
     "nodes",
     "sinks",
+    "shards",
     "pid_start_ticks",
     "started_ns",
     "updated_ns",
     "format",
 )
-_EMPTY = {"totals": {}, "nodes": {}, "sinks": {}}
+_EMPTY = {"totals": {}, "nodes": {}, "sinks": {}, "shards": []}  # shards: a job on Ray shards, each
 _REQUIRED = {"job": str, "state": str, "pid": int, "started_ns": int, "updated_ns": int}
 
 

@@ -39,10 +39,13 @@ CLOSE_TIMEOUT_S = 5.0  # how long the job's exit waits for the last write (a hun
 class JobRecord:
     """The record of one run: what it is, its state, its counters; rewritten while it runs."""
 
-    def __init__(self, path: Path | None, identity: dict, ctx: LiveContext) -> None:
+    def __init__(
+        self, path: Path | None, identity: dict, ctx: LiveContext, extra: Callable[[], dict] | None = None
+    ) -> None:
         self.path = path
         self.identity = identity
         self.ctx = ctx
+        self.extra = extra
         self.started = time.monotonic()
         self.state = "running"
         self.exit_code: int | None = None
@@ -53,8 +56,11 @@ class JobRecord:
         self._thread = threading.Thread(target=self._keep_written, name="mdp-job-record", daemon=True)
 
     @classmethod
-    def open(cls, job_name: str, options: RunOptions, ctx: LiveContext) -> JobRecord:
-        """Start recording the run of ``job_name`` whose counters are on ``ctx``.
+    def open(
+        cls, job_name: str, options: RunOptions, ctx: LiveContext, extra: Callable[[], dict] | None = None
+    ) -> JobRecord:
+        """Start recording the run of ``job_name`` whose counters are on ``ctx`` (and what
+        ``extra()`` adds, such as the shards of a job on several).
 
         Without a usable state directory the job runs unrecorded, after one warning.
         """
@@ -79,8 +85,8 @@ class JobRecord:
             path = make_jobs_dir(root) / record_file_name(job_name, pid, started_ns)
         except OSError as exc:
             log.warning("job record: cannot create %s (mdp list will not show this run): %s", root, exc)
-            return cls(None, identity, ctx)
-        record = cls(path, identity, ctx)
+            return cls(None, identity, ctx, extra)
+        record = cls(path, identity, ctx, extra)
         record._forget_hook = on_forced_exit(record._forced_exit)
         record._thread.start()
         return record
@@ -112,6 +118,7 @@ class JobRecord:
             "exit_code": self.exit_code,
             "last_error": self.last_error,
             **counters(self.ctx, now_ns),
+            **(self.extra() if self.extra is not None else {}),
         }
 
     def _forced_exit(self, status: int, why: str) -> None:

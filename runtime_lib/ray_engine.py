@@ -21,13 +21,15 @@ from __future__ import annotations
 import os
 import signal
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from .context import BuildContext
 from .errors import JobError
+from .runner import RunOptions
+from .shard_counters import merge
 from .shard_feed import FEED_CALLS, SourceFeeder
+from .shard_observed import ObservedRun
 from .shard_run import ShardLayout, ShardRunner, shard_path
+from .shard_watch import ShardWatch
 
 MAX_RETRIES = 3
 
@@ -41,63 +43,62 @@ def _load_ray():
 
 
 def run_on_ray(
-    source: str, shards: int, layout: ShardLayout, address: str | None, limits: RunLimits | None = None
+    source: str, shards: int, layout: ShardLayout, address: str | None, options: RunOptions
 ) -> dict:
     """Run every shard to its end and return the merged counters (``ShardRunner.run``'s shape),
     ``start_s``, the time the shards took to start (a process each, the runtime and the module
     loaded), and ``elapsed_s``, from telling the started shards to run to the last one's end.
 
-    Sources without an end are read by a :class:`.shard_feed.SourceFeeder` actor, which stops at
-    ``limits`` or on the driver's SIGTERM or SIGINT; the shards then finish as one process does."""
+    Sources without an end are read by a :class:`.shard_feed.SourceFeeder` actor, which stops
+    after ``options.max_events`` records or ``options.duration`` seconds, or on the driver's
+    SIGTERM or SIGINT; the shards then finish as one process does. While the shards run, the
+    job is recorded for ``mdp list`` and ``mdp status`` (each shard's counters as well as their
+    sums) and, with ``options.metrics_port``, served on ``/metrics`` and ``/readyz``."""
     ray = _load_ray()
     started_here = not ray.is_initialized()
     if started_here:
-        options = (
-            {"address": address}
-            if address
-            else {"num_cpus": shards, "include_dashboard": False, "_node_ip_address": "127.0.0.1"}
-        )
+        local = {"num_cpus": shards, "include_dashboard": False, "_node_ip_address": "127.0.0.1"}
         os.environ.setdefault("RAY_DEDUP_LOGS", "0")
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a cluster on 127.0.0.1, for this job alone
-        ray.init(log_to_driver=False, configure_logging=False, **options)
-    limits = limits or RunLimits()
+        ray.init(log_to_driver=False, configure_logging=False, **({"address": address} if address else local))
     try:
         worker = ray.remote(
             num_cpus=1,
             max_restarts=MAX_RETRIES,
             max_task_retries=MAX_RETRIES,
-            max_concurrency=1 + len(layout.fed_sources) * FEED_CALLS,  # the run, and the feeder's calls
+            max_concurrency=2 + len(layout.fed_sources) * FEED_CALLS,  # the run, progress, the feeder's calls
         )(ShardRunner)
         begun = time.monotonic()
         cwd = os.getcwd()
         runners = [worker.remote(source, shard, shards, layout, cwd) for shard in range(shards)]
         _wait(ray, [runner.ready.remote() for runner in runners], runners, None)
         ready = time.monotonic()
-        runs = [runner.run.remote() for runner in runners]
-        feeder = None
-        if layout.fed_sources:
-            fed = sorted(layout.fed_sources)  # the feeder is not restarted: see the module docstring
-            feeder = ray.remote(num_cpus=0)(SourceFeeder).remote(
-                source, fed, runners, cwd, limits.max_events, limits.duration
-            )
-            runs.append(feeder.run.remote())
-        results = _wait(ray, runs, runners + ([feeder] if feeder else []), feeder)
+        watch = ShardWatch(ray, runners, layout.summed)
+        observed = ObservedRun(options, watch)
+        try:
+            runs = [runner.run.remote() for runner in runners]
+            feeder = None
+            if layout.fed_sources:
+                fed = sorted(layout.fed_sources)  # the feeder is not restarted: see the module docstring
+                feeder = ray.remote(num_cpus=0)(SourceFeeder).remote(
+                    source, fed, runners, cwd, options.max_events, options.duration
+                )
+                runs.append(feeder.run.remote())
+            watch.start()
+            results = _wait(ray, runs, runners + ([feeder] if feeder else []), feeder)
+        except JobError as exc:
+            watch.stop()
+            observed.close(1, str(exc))
+            raise
         finished = time.monotonic()
+        watch.stop(results)
+        observed.close(0)
     finally:
         if started_here:
             ray.shutdown()
     merged = merge(results, layout.summed)
     merged["start_s"], merged["elapsed_s"] = ready - begun, finished - ready
     return merged
-
-
-@dataclass(frozen=True)
-class RunLimits:
-    """When a job whose sources never end stops by itself: after ``max_events`` records read, or
-    ``duration`` seconds (None: only on a signal)."""
-
-    max_events: int | None = None
-    duration: float | None = None
 
 
 def _wait(ray, futures: list, actors: list, feeder) -> list:
@@ -153,28 +154,6 @@ def _failure(ray, part: str, exc: Exception) -> str:
     return f"{part} died (it is not restarted: a feed cannot be read again from where it stood): {exc}"
 
 
-def merge(results: list[dict], summed: frozenset[str]) -> dict:
-    """One result for the job: the counters of ``summed`` nodes (each shard saw its own records)
-    summed over shards, the others from shard 0."""
-    nodes: dict[str, list] = {}
-    rows: dict[str, int] = {}
-    for shard, result in enumerate(results):
-        for node_id, (node_type, *counts, set_aside) in result["nodes"].items():
-            if node_id not in summed and shard != 0:
-                continue
-            if node_id not in nodes:
-                nodes[node_id] = [node_type, *counts, dict(set_aside)]
-                continue
-            entry = nodes[node_id]
-            entry[1:6] = [a + b for a, b in zip(entry[1:6], counts)]
-            for reason, n in set_aside.items():
-                entry[6][reason] = entry[6].get(reason, 0) + n
-        for node_id, n in result["rows"].items():
-            if node_id in summed or shard == 0:
-                rows[node_id] = rows.get(node_id, 0) + n
-    return {"nodes": nodes, "rows": rows}
-
-
 def join_shard_files(paths: list[str], shards: int) -> None:
     """Concatenate each JSON-lines sink's shard files into its path, in shard order, and remove them."""
     for path in paths:
@@ -187,17 +166,3 @@ def join_shard_files(paths: list[str], shards: int) -> None:
         os.replace(temporary, path)
         for part in parts:
             part.unlink(missing_ok=True)
-
-
-def summary_context(merged: dict) -> BuildContext:
-    """A context holding the merged counters, for :func:`runtime_lib.summary.format_summary`."""
-    ctx = BuildContext()
-    for node_id, (node_type, events_in, events_out, late, dropped, errors, set_aside) in merged[
-        "nodes"
-    ].items():
-        stats = ctx.stats(node_id, node_type)
-        stats.events_in, stats.events_out, stats.late, stats.dropped, stats.errors = (
-            events_in, events_out, late, dropped, errors,
-        )  # fmt: skip
-        stats.set_aside = set_aside
-    return ctx

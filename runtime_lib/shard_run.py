@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import time
 import types
 from dataclasses import dataclass
 
 from .hashing import stable_hash
+from .readiness import not_ready_reasons
 from .runner import LiveContext, Run, RunOptions
 from .shard_feed import FedSource, Inbox
 
@@ -106,6 +108,7 @@ class ShardRunner:
         restarted = _restarted_by_ray()
         self.shard, self.shards, self.layout = shard, shards, layout
         self.inboxes = {node_id: Inbox(restarted) for node_id in layout.fed_sources}
+        self.ctx: ShardContext | None = None  # the context of the run, once it has begun
         self.module = types.ModuleType(f"mdp_shard_{shard}")
         exec(
             compile(source, "<mdp job>", "exec"), self.module.__dict__
@@ -125,15 +128,37 @@ class ShardRunner:
         """Run the shard to its end and return its counters: ``{"nodes": {node: [type, in, out,
         late, dropped, errors, {reason: n}]}, "rows": {sink: n}, "seconds": run time}``."""
         began = time.monotonic()
-        ctx = ShardContext(self.shard, self.shards, self.layout, self.inboxes)
-        self.module.build(ctx)
-        asyncio.run(Run(ctx, RunOptions(job_name=self.module.JOB_NAME)).execute(watchdog=False))
-        nodes = {
-            node_id: [s.node_type, s.events_in, s.events_out, s.late, s.dropped, s.errors, dict(s.set_aside)]
-            for node_id, s in ctx.node_stats.items()
+        self.ctx = ShardContext(self.shard, self.shards, self.layout, self.inboxes)
+        self.module.build(self.ctx)
+        asyncio.run(Run(self.ctx, RunOptions(job_name=self.module.JOB_NAME)).execute(watchdog=False))
+        return {**_counters(self.ctx), "seconds": time.monotonic() - began}
+
+    def progress(self) -> dict:
+        """The counters so far (:meth:`run`'s shape), each sink's ``(queue depth, rows written,
+        write-time buckets, write seconds)``, the sources, why the shard is not ready, and where
+        it runs; asked by the driver while :meth:`run` runs."""
+        ctx = self.ctx
+        where = {"pid": os.getpid(), "host": socket.gethostname()}
+        if ctx is None:
+            return {"nodes": {}, "rows": {}, "sinks": {}, "sources": [], "not_ready": ["starting"], **where}
+        sinks = {
+            node_id: (w.queue_depth(), w.rows_written, w.write_timings.cumulative(), w.write_timings.total_s)
+            for node_id, w in tuple(ctx.workers.items())
         }
-        rows = {node_id: worker.rows_written for node_id, worker in ctx.workers.items()}
-        return {"nodes": nodes, "rows": rows, "seconds": time.monotonic() - began}
+        reasons = not_ready_reasons(ctx)
+        return {**_counters(ctx), "sinks": sinks, "sources": list(ctx.sources), "not_ready": reasons, **where}
+
+
+def _counters(ctx: ShardContext) -> dict:
+    """The counters of the nodes and the rows written by the sinks on ``ctx``."""
+    nodes = {
+        node_id: [s.node_type, s.events_in, s.events_out, s.late, s.dropped, s.errors, dict(s.set_aside)]
+        for node_id, s in tuple(ctx.node_stats.items())
+    }
+    return {
+        "nodes": nodes,
+        "rows": {node_id: worker.rows_written for node_id, worker in tuple(ctx.workers.items())},
+    }
 
 
 def _restarted_by_ray() -> bool:

@@ -49,3 +49,17 @@ def running_ray(cpus: int = 3) -> Iterator[str]:
         yield f"127.0.0.1:{port}"
     finally:
         subprocess.run([command[0], "stop", "--force"], env=env, capture_output=True, timeout=120)
+
+
+def shard_workers() -> list[int]:
+    """The pids of the Ray worker processes of the shards now (Ray names them ``ray::ShardRunner``...)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:  # gone meanwhile
+                continue
+            if cmdline.startswith(b"ray::ShardRunner"):
+                found.append(int(entry.name))
+    return found

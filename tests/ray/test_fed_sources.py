@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.ray.cluster import running_ray
-from tests.streams.jobs import SAMPLE_TICK_COUNT, SAMPLE_TICKS, dag, write_config
+from tests.streams.jobs import SAMPLE_TICK_COUNT, SAMPLE_TICKS, dag, start_job, write_config
 from tests.support.jobs import MDP, TIMEOUT_S, bar_rows, job_env, run, stop, wait_for
 from tests.support.redis_server import running_redis
 
@@ -86,26 +86,8 @@ def test_a_redis_stream_fed_to_two_shards_gives_the_bars_of_one_process(tmp_path
 
 def test_sigterm_ends_an_endless_source_and_the_shards_flush_everything_read(tmp_path, cluster):
     config = write_config(tmp_path, "endless", job("endless", ENDLESS, "bars.db"))
-    command = [
-        MDP,
-        "run",
-        str(config),
-        "--no-progress",
-        "--engine",
-        "ray",
-        "--shards",
-        "2",
-        "--address",
-        cluster,
-    ]
-    process = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env=job_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    options = ("--no-progress", "--engine", "ray", "--shards", "2", "--address", cluster)
+    process = start_job(tmp_path, config, *options)
     try:
         wait_for(lambda: (tmp_path / "bars.db").exists(), TIMEOUT_S, "the shards to open the store", process)
         wait_for(lambda: _stored_ticks(tmp_path / "bars.db") > 0, TIMEOUT_S, "the first bars", process)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ray.cluster import running_ray
+from tests.ray.cluster import running_ray, shard_workers
 from tests.stores import make_ticks, write_ticks
 from tests.support.jobs import CONFIGS, MDP, TIMEOUT_S, job_env, run, stop, wait_for
 
@@ -148,20 +148,6 @@ def test_rows_set_aside_and_filtered_are_counted_once_whether_or_not_the_replay_
 def summary_counts(stderr: str) -> list[str]:
     """The summary's lines of counters (not the time, nor how the job was split)."""
     return [line for line in stderr.splitlines() if line.startswith("  ") and not line.startswith("  on ")]
-
-
-def shard_workers() -> list[int]:
-    """The pids of the Ray worker processes running a shard now (Ray names them ``ray::ShardRunner.run``)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:  # gone meanwhile
-                continue
-            if cmdline.startswith(b"ray::ShardRunner.run"):
-                found.append(int(entry.name))
-    return found
 
 
 def start_two_shards(folder: Path, cluster: str) -> subprocess.Popen:

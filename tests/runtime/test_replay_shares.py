@@ -13,11 +13,10 @@ from hypothesis import strategies as st
 
 from runtime_lib.errors import JobError
 from runtime_lib.hashing import stable_hash
-from runtime_lib.sources import tick_blocks
 from runtime_lib.sources.replay import FAST_READER, ReplaySource, read_tick_chunks
 from runtime_lib.sources.shard_share import ShardShare
 from runtime_lib.stats import NodeStats
-from tests.runtime.test_replay_fast_path import HEADERS, T0, tick_file
+from tests.runtime.test_replay_fast_path import HEADERS, T0, small_blocks, tick_file  # noqa: F401 (a fixture)
 
 
 def read(path, fast: bool, share: ShardShare | None = None) -> tuple[list, list, str | None]:
@@ -34,13 +33,7 @@ def read(path, fast: bool, share: ShardShare | None = None) -> tuple[list, list,
     return ticks, set_aside, None
 
 
-@pytest.fixture
-def small_blocks(monkeypatch):
-    """Blocks of about 2 KiB, halved down to 256 bytes, so that small files have many of them."""
-    monkeypatch.setattr(tick_blocks, "BLOCK_BYTES", 2048)
-    monkeypatch.setattr(tick_blocks, "SMALLEST_SPLIT", 256)
-
-
+@pytest.mark.usefixtures("small_blocks")
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     header=st.sampled_from(HEADERS),
@@ -51,7 +44,7 @@ def small_blocks(monkeypatch):
     fast=st.sampled_from([True, False] if FAST_READER else [False]),
 )
 def test_the_shares_of_all_shards_add_up_to_one_reading(
-    tmp_path_factory, small_blocks, header, rows, odd, seed, shards, fast
+    tmp_path_factory, header, rows, odd, seed, shards, fast
 ):
     path = tmp_path_factory.mktemp("ticks") / "t.csv"
     tick_file(path, header, rows, odd, seed, crlf=False)
