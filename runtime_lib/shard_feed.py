@@ -22,8 +22,8 @@ import types
 from collections import deque
 
 from .context import BuildContext
-from .hashing import stable_hash
 from .sources.base import Source
+from .sources.shard_share import shard_of
 
 FEED_AHEAD = 4
 """Batches in flight from the feeder to each shard, and batches an inbox holds."""
@@ -219,9 +219,7 @@ class SourceFeeder:
 
     def _owner(self, symbol: object) -> int:
         """The shard that owns ``symbol`` (shard 0 for a record without one: its key is set aside there)."""
-        if type(symbol) is not str:
-            return 0
-        owner = self._owners.get(symbol)
+        owner = self._owners.get(symbol) if type(symbol) is str else 0
         if owner is None:
-            owner = self._owners[symbol] = stable_hash(symbol) % len(self.runners)
+            owner = self._owners[symbol] = shard_of(symbol, len(self.runners))
         return owner

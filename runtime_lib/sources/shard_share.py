@@ -15,6 +15,12 @@ from __future__ import annotations
 from ..hashing import stable_hash
 
 
+def shard_of(symbol: object, shards: int) -> int:
+    """The shard of ``shards`` that owns ``symbol``: ``stable_hash(symbol) % shards``, and shard 0
+    for a value that is not a str (a record without a symbol is set aside there)."""
+    return stable_hash(symbol) % shards if type(symbol) is str else 0
+
+
 class ShardShare:
     """The symbols shard ``shard`` of ``shards`` owns; see the module docstring."""
 
@@ -26,11 +32,11 @@ class ShardShare:
 
     def owns(self, symbol: object) -> bool:
         """Whether the tick or row of ``symbol`` is this shard's (shard 0's when not a str)."""
-        if type(symbol) is not str:
-            return self.shard == 0
-        owned = self._owned.get(symbol)
+        owned = self._owned.get(symbol) if type(symbol) is str else None
         if owned is None:
-            owned = self._owned[symbol] = stable_hash(symbol) % self.shards == self.shard
+            owned = shard_of(symbol, self.shards) == self.shard
+            if type(symbol) is str:
+                self._owned[symbol] = owned
         return owned
 
     def owns_all(self, symbols: list[str]) -> list[bool] | None:

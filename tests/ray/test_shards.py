@@ -209,3 +209,13 @@ def test_sigterm_cancels_the_shards_with_one_message(tmp_path, cluster):
     assert job.returncode == 1 and "Traceback" not in err, err
     assert err.rstrip().splitlines()[-1].startswith("error: job 'hundred': stopped by ")
     wait_for(lambda: not shard_workers(), 30, "the shards to be cancelled")
+
+
+def test_checkpoints_asked_of_the_ray_engine_are_refused_not_ignored(tmp_path):
+    write_ticks(tmp_path / "ticks.csv", make_ticks(100))
+    (tmp_path / "hundred.yaml").write_text(SYMBOLS_100.format(speed=0), encoding="utf-8")
+    command = [MDP, "run", "hundred.yaml", "--engine", "ray", "--checkpoint-dir", "ck"]
+    result = run(command, tmp_path, job_env(tmp_path), check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "the ray engine takes no checkpoints yet" in result.stderr
+    assert not (tmp_path / "mdp-data" / "hundred.db").exists()
