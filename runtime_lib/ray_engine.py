@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from .shard_run import ShardLayout, ShardRunner, shard_path
 from .shard_watch import ShardWatch
 
 MAX_RETRIES = 3
+CONNECT_TIMEOUT_S = 5.0
 
 
 def _load_ray():
@@ -40,6 +42,21 @@ def _load_ray():
     except ImportError:
         raise JobError("the ray engine needs Ray: pip install 'mdp[ray]'") from None
     return ray
+
+
+def _check_reachable(address: str) -> None:
+    """A :class:`JobError` when nothing answers at ``address`` (``host:port``) within
+    :data:`CONNECT_TIMEOUT_S`: Ray itself would wait for minutes, retrying."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or "://" in address:
+        return  # another form (ray://..., auto): Ray resolves it
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise JobError(
+            f"cannot reach the Ray cluster at {address}: {exc.strerror or exc} "
+            "(start one with `ray start --head`, or leave out --address for a local one)"
+        ) from None
 
 
 def run_on_ray(
@@ -56,6 +73,8 @@ def run_on_ray(
     sums) and, with ``options.metrics_port``, served on ``/metrics`` and ``/readyz``."""
     ray = _load_ray()
     started_here = not ray.is_initialized()
+    if started_here and address:
+        _check_reachable(address)
     if started_here:
         local = {"num_cpus": shards, "include_dashboard": False, "_node_ip_address": "127.0.0.1"}
         os.environ.setdefault("RAY_DEDUP_LOGS", "0")

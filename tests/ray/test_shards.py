@@ -16,7 +16,7 @@ import pytest
 
 from tests.ray.cluster import running_ray, shard_workers
 from tests.stores import make_ticks, write_ticks
-from tests.support.jobs import CONFIGS, MDP, TIMEOUT_S, job_env, run, stop, wait_for
+from tests.support.jobs import CONFIGS, MDP, TIMEOUT_S, free_port, job_env, run, stop, wait_for
 
 OUTPUTS = {  # each bundled config's outputs: SQLite tables and JSON-lines files
     "bars": ["mdp-data/bars.db"],
@@ -219,3 +219,15 @@ def test_checkpoints_asked_of_the_ray_engine_are_refused_not_ignored(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert "the ray engine takes no checkpoints yet" in result.stderr
     assert not (tmp_path / "mdp-data" / "hundred.db").exists()
+
+
+def test_a_cluster_address_where_nothing_answers_is_a_clear_error_not_a_wait(tmp_path):
+    write_ticks(tmp_path / "ticks.csv", make_ticks(100))
+    (tmp_path / "hundred.yaml").write_text(SYMBOLS_100.format(speed=0), encoding="utf-8")
+    address = f"127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    command = [MDP, "run", "hundred.yaml", "--engine", "ray", "--address", address]
+    result = run(command, tmp_path, job_env(tmp_path), check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"cannot reach the Ray cluster at {address}" in result.stderr
+    assert time.monotonic() - started < 30  # Ray alone would retry for minutes
