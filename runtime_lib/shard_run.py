@@ -1,11 +1,12 @@
 """One shard of a job: the compiled module built so that only this shard's keys reach the
 exchange, and the nodes that run once do their work on the first shard only.
 
-Every shard reads the whole input. A replay whose ticks go to the exchange unchanged in symbol
-keeps only this shard's symbols as it reads (:mod:`.sources.shard_share`), so a shard makes
-records of its own ticks only; otherwise every shard runs the nodes before the exchange on every
-record, and the exchange operator keeps the records whose ``stable_hash(key) % shards`` is this
-shard. Either way each key's state lives on one shard. A sink that runs once writes on shard 0
+Every shard reads the whole of a bounded input. A replay whose ticks go to the exchange
+unchanged in symbol keeps only this shard's symbols as it reads (:mod:`.sources.shard_share`),
+so a shard makes records of its own ticks only; otherwise every shard runs the nodes before the
+exchange on every record, and the exchange operator keeps the records whose
+``stable_hash(key) % shards`` is this shard. A source without an end is read once, by the
+feeder of :mod:`.shard_feed`, and yields here what it sent this shard. Either way each key's state lives on one shard. A sink that runs once writes on shard 0
 only. A JSON-lines sink that runs per shard writes ``<path>.shard-<k>-of-<n>``, which the driver
 joins into ``<path>`` when every shard is done.
 """

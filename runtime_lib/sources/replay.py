@@ -269,6 +269,11 @@ class ReplaySource(Source):
             self._file = (fd, info.st_size)
             self._progress = (0, info.st_size)
             self._identity = file_identity(self.path, fd)
+        elif self.share is not None:  # each shard would read a different part of the stream
+            raise JobError(
+                f"{self.path}: not a regular file (a FIFO?): every shard reads the whole input, "
+                "which a stream cannot give twice; run this job on one process"
+            )
         else:
             self._replayable = False
 

@@ -9,6 +9,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -231,3 +232,27 @@ def test_a_cluster_address_where_nothing_answers_is_a_clear_error_not_a_wait(tmp
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert f"cannot reach the Ray cluster at {address}" in result.stderr
     assert time.monotonic() - started < 30  # Ray alone would retry for minutes
+
+
+def test_a_replay_of_a_fifo_is_refused_on_shards_since_each_would_read_part_of_it(tmp_path, cluster):
+    fifo = tmp_path / "ticks.csv"
+    os.mkfifo(fifo)
+    data = write_ticks(tmp_path / "source.csv", make_ticks(2_000)).read_bytes()
+
+    def feed() -> None:
+        try:
+            with open(fifo, "wb") as pipe:  # waits for a reader
+                pipe.write(data)
+        except BrokenPipeError:  # the readers refused it
+            pass
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    (tmp_path / "hundred.yaml").write_text(SYMBOLS_100.format(speed=0), encoding="utf-8")
+    command = [MDP, "run", "hundred.yaml", "--no-progress", "--engine", "ray", "--address", cluster]
+    result = run(command, tmp_path, job_env(tmp_path), check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "not a regular file (a FIFO?): every shard reads the whole input" in result.stderr
+    if writer.is_alive():  # no shard opened it: let the writer go
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+    writer.join(10)
