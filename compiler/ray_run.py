@@ -10,7 +10,7 @@ from .job_prep import PreparedRun
 
 if TYPE_CHECKING:
     from runtime_lib.runner import RunOptions
-from .sharding import shard_plan
+from .sharding import key_text, shard_plan
 
 
 def run_with_ray(prepared: PreparedRun, shards: int, address: str | None, options: RunOptions) -> int:
@@ -22,7 +22,6 @@ def run_with_ray(prepared: PreparedRun, shards: int, address: str | None, option
     from runtime_lib.errors import JobError
     from runtime_lib.ray_engine import join_shard_files, run_on_ray
     from runtime_lib.shard_counters import summary_context
-    from runtime_lib.shard_run import ShardLayout
     from runtime_lib.summary import format_summary
 
     plan = prepared.compiled.plan
@@ -34,21 +33,8 @@ def run_with_ray(prepared: PreparedRun, shards: int, address: str | None, option
     ]
     name = plan.pipeline.name
     try:
-        layout = ShardLayout(
-            split.exchange,
-            split.per_shard,
-            split.shared_sources,
-            split.exchange_filters,
-            split.summed,
-            split.fed_sources,
-        )
-        merged = run_on_ray(
-            Path(prepared.module_path).read_text(encoding="utf-8"),
-            shards,
-            layout,
-            address,
-            options,
-        )
+        source = Path(prepared.module_path).read_text(encoding="utf-8")
+        merged = run_on_ray(source, shards, split, address, options)
     except JobError as exc:
         print(f"error: job {name!r}: {exc}", file=sys.stderr)
         return 1
@@ -56,7 +42,7 @@ def run_with_ray(prepared: PreparedRun, shards: int, address: str | None, option
     ctx = summary_context(merged)
     print(format_summary(name, ctx, merged["elapsed_s"], merged["rows"]), file=sys.stderr)
     print(
-        f"  on {shards} shard(s), split at {split.exchange!r} by {split.key}; "
+        f"  on {shards} shard(s), split at {split.exchange!r} by {key_text(plan.pipeline.node(split.exchange))}; "
         f"the shards took {merged['start_s']:.2f} s to start",
         file=sys.stderr,
     )

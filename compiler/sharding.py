@@ -21,7 +21,7 @@ by one feeder, which sends each record to its symbol's shard.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from runtime_lib.shard_layout import ShardLayout
 
 from .diagnostics import Diagnostic, DiagnosticError
 from .expressions import parse_expression
@@ -33,43 +33,15 @@ SYMBOL = "symbol"  # the field a replay's ticks can be split by as they are read
 BATCHING = {"operator.buffer"}  # holds records for a while only: the same records per shard
 
 
-@dataclass(frozen=True)
-class ShardPlan:
-    """The exchange node, its key in words, the nodes that run on every shard, the replay
-    sources whose ticks are split by symbol as they are read (each shard makes records of its
-    own ticks only), the sources without an end that one feeder reads and splits by symbol for
-    the shards, and (``read_split``) all of these with the nodes between them and the exchange."""
-
-    exchange: str
-    key: str
-    per_shard: frozenset[str]
-    read_split: frozenset[str] = frozenset()
-    shared_sources: frozenset[str] = frozenset()
-    exchange_filters: bool = True
-    fed_sources: frozenset[str] = frozenset()
-
-    def runs_once(self, node_id: str) -> bool:
-        """Whether ``node_id`` runs once (on the first shard) rather than on every shard."""
-        return node_id not in self.per_shard and node_id not in self.read_split
-
-    @property
-    def summed(self) -> frozenset[str]:
-        """The nodes whose counters are summed over the shards (each sees its own records)."""
-        return self.per_shard | self.read_split
-
-
 def key_text(node: Node) -> str | None:
     """The key expression of a keyed stateful node (None for a throttle without a key)."""
-    params = node.params
-    if node.type == "operator.window":
-        return params.key
-    if node.type == "operator.throttle":
-        return params.key
-    return params.key_text()
+    if node.type in ("operator.window", "operator.throttle"):
+        return node.params.key
+    return node.params.key_text()
 
 
-def shard_plan(plan: Plan) -> ShardPlan:
-    """The :class:`ShardPlan` of ``plan``, or a :class:`DiagnosticError` saying why it has none."""
+def shard_plan(plan: Plan) -> ShardLayout:
+    """The :class:`ShardLayout` of ``plan``, or a :class:`DiagnosticError` saying why it has none."""
     pipeline = plan.pipeline
     problems = []
     ordered = [n for n in pipeline.ordered() if n.kind == "operator" and not n.stateless]
@@ -141,14 +113,13 @@ def shard_plan(plan: Plan) -> ShardPlan:
         for n in pipeline.ordered()
         if n.kind == "provider" and exchange.id in _downstream(pipeline, n.id)
     }
-    return ShardPlan(
+    return ShardLayout(
         exchange.id,
-        key_text(exchange),
         frozenset(_downstream(pipeline, exchange.id)),
         read_split=frozenset(node_id for path in paths.values() for node_id in path),
         shared_sources=frozenset(paths) - fed,
-        exchange_filters=not feeding <= set(paths),
         fed_sources=frozenset(fed),
+        exchange_filters=not feeding <= set(paths),
     )
 
 
@@ -224,9 +195,8 @@ def _downstream(pipeline, node_id: str) -> set[str]:
 def explain_shards(plan: Plan, shards: int) -> list[str]:
     """Lines for ``mdp explain --engine ray``: the exchange and where each node runs, and why."""
     split = shard_plan(plan)
-    lines = [
-        f"shards ({shards}, split at {split.exchange!r} by stable_hash({split.key}) % {shards}):",
-    ]
+    key = key_text(plan.pipeline.node(split.exchange))
+    lines = [f"shards ({shards}, split at {split.exchange!r} by stable_hash({key}) % {shards}):"]
     for node in plan.pipeline.ordered():
         if node.id in split.shared_sources:
             lines.append(

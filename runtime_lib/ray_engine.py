@@ -28,8 +28,9 @@ from .errors import JobError
 from .runner import RunOptions
 from .shard_counters import merge
 from .shard_feed import FEED_CALLS, SourceFeeder
+from .shard_layout import ShardLayout
 from .shard_observed import ObservedRun
-from .shard_run import ShardLayout, ShardRunner, shard_path
+from .shard_run import ShardRunner, shard_path
 from .shard_watch import ShardWatch
 
 MAX_RETRIES = 3

@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-import types
 from collections import deque
 
-from .context import BuildContext
+from .context import LocalContext
+from .module_text import module_from_text
 from .sources.base import Source
 from .sources.shard_share import shard_of
 
@@ -96,15 +96,6 @@ class FedSource(Source):
         self._closed = True
 
 
-class _Declared(BuildContext):
-    """A context that only declares the module's nodes: its sources are what the feeder needs."""
-
-    def sink(self, node_id: str, node_type: str, cls: type, **params):
-        """No sink: the shards write."""
-        self.stats(node_id, node_type)
-        return lambda batch: None
-
-
 class SourceFeeder:
     """Read the sources ``fed`` of the compiled module ``source_text`` and feed ``runners``, the
     shard actors, by symbol; see the module docstring."""
@@ -119,12 +110,8 @@ class SourceFeeder:
         duration: float | None = None,
     ) -> None:
         os.chdir(cwd)
-        module = types.ModuleType("mdp_feeder")
-        exec(
-            compile(source_text, "<mdp job>", "exec"), module.__dict__
-        )  # the compiled module, as mdp wrote it
-        self.ctx = _Declared()
-        module.build(self.ctx)
+        self.ctx = LocalContext()  # declares the sources; no record reaches its sinks here
+        module_from_text(source_text, "mdp_feeder").build(self.ctx)
         self.fed, self.runners = fed, runners
         self.max_events, self.duration = max_events, duration
         self.read = 0

@@ -17,13 +17,13 @@ import asyncio
 import os
 import socket
 import time
-import types
-from dataclasses import dataclass
 
 from .hashing import stable_hash
+from .module_text import module_from_text
 from .readiness import not_ready_reasons
 from .runner import LiveContext, Run, RunOptions
 from .shard_feed import FedSource, Inbox
+from .shard_layout import ShardLayout
 
 SHARD_FILE = "{path}.shard-{shard}-of-{shards}"
 
@@ -31,21 +31,6 @@ SHARD_FILE = "{path}.shard-{shard}-of-{shards}"
 def shard_path(path: str, shard: int, shards: int) -> str:
     """Where shard ``shard`` of ``shards`` writes a JSON-lines sink's ``path``."""
     return SHARD_FILE.format(path=path, shard=shard, shards=shards)
-
-
-@dataclass(frozen=True)
-class ShardLayout:
-    """Where a plan splits, as the shards need it: the exchange node, the nodes that run per
-    shard, the replay sources split as they are read, whether the exchange must still keep its
-    shard's keys (a source feeds it that is not split as read), the nodes whose counters add up
-    over the shards, and the sources without an end that a feeder reads for every shard."""
-
-    exchange: str
-    per_shard: frozenset[str]
-    shared_sources: frozenset[str]
-    exchange_filters: bool
-    summed: frozenset[str]
-    fed_sources: frozenset[str] = frozenset()
 
 
 class ShardContext(LiveContext):
@@ -110,10 +95,7 @@ class ShardRunner:
         self.shard, self.shards, self.layout = shard, shards, layout
         self.inboxes = {node_id: Inbox(restarted) for node_id in layout.fed_sources}
         self.ctx: ShardContext | None = None  # the context of the run, once it has begun
-        self.module = types.ModuleType(f"mdp_shard_{shard}")
-        exec(
-            compile(source, "<mdp job>", "exec"), self.module.__dict__
-        )  # the compiled module, as mdp wrote it
+        self.module = module_from_text(source, f"mdp_shard_{shard}")
 
     def ready(self) -> int:
         """The pid of the process the shard runs in, once it is ready."""
@@ -126,8 +108,8 @@ class ShardRunner:
         self.inboxes[node_id].put(number, batch)
 
     def run(self) -> dict:
-        """Run the shard to its end and return its counters: ``{"nodes": {node: [type, in, out,
-        late, dropped, errors, {reason: n}]}, "rows": {sink: n}, "seconds": run time}``."""
+        """Run the shard to its end and return its counters (:func:`_counters`) and ``seconds``,
+        its run time."""
         began = time.monotonic()
         self.ctx = ShardContext(self.shard, self.shards, self.layout, self.inboxes)
         self.module.build(self.ctx)
@@ -135,31 +117,29 @@ class ShardRunner:
         return {**_counters(self.ctx), "seconds": time.monotonic() - began}
 
     def progress(self) -> dict:
-        """The counters so far (:meth:`run`'s shape), each sink's ``(queue depth, rows written,
-        write-time buckets, write seconds)``, the sources, why the shard is not ready, and where
-        it runs; asked by the driver while :meth:`run` runs."""
-        ctx = self.ctx
+        """The counters so far (:func:`_counters`), why the shard is not ready, and where it runs;
+        asked by the driver while :meth:`run` runs."""
         where = {"pid": os.getpid(), "host": socket.gethostname()}
-        if ctx is None:
-            return {"nodes": {}, "rows": {}, "sinks": {}, "sources": [], "not_ready": ["starting"], **where}
-        sinks = {
-            node_id: (w.queue_depth(), w.rows_written, w.write_timings.cumulative(), w.write_timings.total_s)
-            for node_id, w in tuple(ctx.workers.items())
-        }
-        reasons = not_ready_reasons(ctx)
-        return {**_counters(ctx), "sinks": sinks, "sources": list(ctx.sources), "not_ready": reasons, **where}
+        if self.ctx is None:
+            return {**_counters(LiveContext()), "not_ready": ["starting"], **where}
+        return {**_counters(self.ctx), "not_ready": not_ready_reasons(self.ctx), **where}
 
 
-def _counters(ctx: ShardContext) -> dict:
-    """The counters of the nodes and the rows written by the sinks on ``ctx``."""
+def _counters(ctx: LiveContext) -> dict:
+    """What ``ctx`` counted: ``{"nodes": {node: [type, in, out, late, dropped, errors, {reason:
+    n}]}, "rows": {sink: rows written}, "sinks": {sink: (queue depth, rows written, write-time
+    buckets, write seconds)}, "sources": [source ids]}``."""
     nodes = {
         node_id: [s.node_type, s.events_in, s.events_out, s.late, s.dropped, s.errors, dict(s.set_aside)]
         for node_id, s in tuple(ctx.node_stats.items())
     }
-    return {
-        "nodes": nodes,
-        "rows": {node_id: worker.rows_written for node_id, worker in tuple(ctx.workers.items())},
+    workers = tuple(ctx.workers.items())
+    sinks = {
+        node_id: (w.queue_depth(), w.rows_written, w.write_timings.cumulative(), w.write_timings.total_s)
+        for node_id, w in workers
     }
+    rows = {node_id: rows_written for node_id, (_depth, rows_written, _buckets, _seconds) in sinks.items()}
+    return {"nodes": nodes, "rows": rows, "sinks": sinks, "sources": list(ctx.sources)}
 
 
 def _restarted_by_ray() -> bool:

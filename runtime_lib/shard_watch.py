@@ -56,6 +56,7 @@ class ShardWatch:
         self._latest: list[dict | None] = [None] * len(runners)
         self._state = ["starting"] * len(runners)
         self._restarts = [0] * len(runners)  # times a shard answered from a new process
+        self._feeder: list[dict] = []  # the source feeder's counters, once it has finished
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="mdp-shard-watch", daemon=True)
 
@@ -65,14 +66,17 @@ class ShardWatch:
         self._thread.start()
 
     def stop(self, results: list[dict] | None = None) -> None:
-        """Stop polling; with the shards' final ``results``, show those."""
+        """Stop polling; with the final ``results`` of the shards (and, after them, the source
+        feeder's), show those."""
         self.ctx.phase = "stopping"
         self._done.set()
         if self._thread.is_alive():
             self._thread.join(POLL_TIMEOUT_S + 1)
         if results is not None:
-            self._latest = list(results[: len(self.runners)])
-            self._state = ["finished"] * len(self.runners)
+            shards = len(self.runners)
+            self._latest = [{**(before or {}), **final} for before, final in zip(self._latest, results)]
+            self._feeder = list(results[shards:])
+            self._state = ["finished"] * shards
             self._merge()
         self.ctx.phase = "stopped"
 
@@ -124,7 +128,7 @@ class ShardWatch:
     def _merge(self) -> None:
         """Replace the counters on :attr:`ctx` with the sum of the shards' latest (one step each)."""
         latest = [result or {"nodes": {}, "rows": {}} for result in self._latest]
-        merged = summary_context(merge(latest, self.summed))
+        merged = summary_context(merge(latest + self._feeder, self.summed))
         workers: dict[str, _SinkView] = {}
         for shard, result in enumerate(latest):
             for node_id, (depth, rows, buckets, total_s) in result.get("sinks", {}).items():

@@ -84,3 +84,8 @@ def test_status_shows_each_shard_and_readyz_names_a_shard_that_stops_answering(t
     final = status(tmp_path)
     assert final["state"] == "stopped" and {s["state"] for s in final["shards"]} == {"finished"}
     assert final["nodes"]["bars"]["in"] == sum(s["nodes"]["bars"][0] for s in final["shards"])
+    written = sum(s["rows_written"] for s in final["shards"])
+    assert (
+        written > 0 and final["sinks"]["store"]["rows_written"] == written == final["totals"]["rows_written"]
+    )
+    assert all(s["pid"] for s in final["shards"])  # where each ran, kept from its last answer
